@@ -1,0 +1,88 @@
+"""Convert a corpus into speaker-grouped, stratified K-fold TFRecord shards with a manifest.
+
+    python -m tfdeepfake.build_tfrecords --dataset asvspoof2019-la --root DIR --out DIR --folds 5
+    python -m tfdeepfake.build_tfrecords verify DIR
+
+Running the same build command again after an interruption finishes the missing shards only.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
+
+from . import records
+from .corpora import READERS, assign_folds, read_corpus
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tfdeepfake.build_tfrecords", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True, choices=sorted(READERS))
+    parser.add_argument("--root", required=True, help="corpus folder (for csv: the CSV file)")
+    parser.add_argument("--out", required=True, help="output folder, local or gs://")
+    parser.add_argument("--folds", type=int, default=5, help="folds within each split (1: no folds)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
+    parser.add_argument("--splits", nargs="+", help="ASVspoof 2019 splits to read (default: all)")
+    parser.add_argument("--protocol-dir", help="ASVspoof 2019: protocol folder if not in the standard place")
+    parser.add_argument("--keys", help="ASVspoof 2021: trial_metadata.txt if not in the standard place")
+    parser.add_argument("--sample-rate", type=int, default=16000)
+    parser.add_argument("--max-seconds", type=float, help="files longer than this are reported and skipped")
+    parser.add_argument("--shard-mb", type=float, default=150.0, help="target decoded size of one shard")
+    parser.add_argument("--workers", type=int, help="processes (default: all cores)")
+    parser.add_argument("--strict", action="store_true", help="stop at the first bad file instead of reporting it")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def reader_options(args) -> dict:
+    """The CLI options that the chosen reader understands."""
+    options = {}
+    if args.dataset.startswith("asvspoof2019"):
+        options.update(splits=tuple(args.splits or ("train", "dev", "eval")), protocol_dir=args.protocol_dir)
+    elif args.dataset.startswith("asvspoof2021") and args.keys:
+        options["keys"] = args.keys
+    return options
+
+
+def run_build(args) -> dict:
+    options = reader_options(args)
+    listing = read_corpus(args.dataset, args.root, **options)
+    print(f"{args.dataset}: {len(listing.utterances)} utterances; {listing.report()}", file=sys.stderr)
+    if args.strict and listing.problems:
+        raise SystemExit(f"--strict: protocol problems\n{listing.report()}")
+    folds = assign_folds(listing.utterances, args.folds, args.seed)
+    problems = [{"kind": p.kind, "where": p.where, "detail": p.detail} for p in listing.problems]
+    provenance = {
+        "dataset": args.dataset, "root": args.root, "folds": args.folds, "seed": args.seed,
+        "reader": {"name": args.dataset, "options": {k: v for k, v in options.items() if v is not None}},
+        "protocol_problems": problems,
+    }
+    manifest = records.build(listing.utterances, folds, args.out, sample_rate=args.sample_rate,
+                             shard_mb=args.shard_mb, max_seconds=args.max_seconds, workers=args.workers,
+                             strict=args.strict, provenance=provenance, progress=not args.quiet)
+    print(f"{manifest['records']} records, {manifest['hours']:.3f} h in {len(manifest['shards'])} shards; "
+          f"{len(manifest['failures'])} files failed; manifest: {args.out}/{records.MANIFEST}", file=sys.stderr)
+    return manifest
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["verify"]:
+        if len(argv) != 2:
+            raise SystemExit("usage: python -m tfdeepfake.build_tfrecords verify DIR")
+        problems = records.verify(argv[1])
+        for problem in problems:
+            print(problem)
+        print("verified: manifest and shards agree" if not problems else f"{len(problems)} problems")
+        return 1 if problems else 0
+    try:
+        run_build(build_parser().parse_args(argv))
+    except (records.BuildError, FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"error: {error}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

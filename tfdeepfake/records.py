@@ -1,0 +1,316 @@
+"""TFRecord schema, the resumable sharded writer with its manifest, and the tf.data reader.
+
+The schema is defined here once; the writer and the reader both use it. Each example holds the whole
+utterance as int16 PCM plus every field of its :class:`~tfdeepfake.corpora.Utterance` and its fold.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from .audio import AudioError, PCM_SCALE, load_audio, to_int16
+from .corpora.base import METADATA_FIELDS, Utterance
+
+MANIFEST = "manifest.json"
+PROGRESS_DIR = "_progress"
+FORMAT_VERSION = 1
+# rough decoded-bytes-per-file-byte ratios, used only to size shards before decoding anything
+EXPANSION = {".flac": 1.8, ".wav": 1.0, ".ogg": 10.0, ".mp3": 10.0}
+
+INT_FIELDS = ("sample_rate", "num_samples", "label_id", "fold")
+FEATURE_SPEC = {
+    "audio": tf.io.FixedLenFeature([], tf.string),
+    **{name: tf.io.FixedLenFeature([], tf.int64) for name in INT_FIELDS},
+    **{name: tf.io.FixedLenFeature([], tf.string, default_value="") for name in METADATA_FIELDS},
+}
+
+
+class BuildError(RuntimeError):
+    """A build that cannot go on (strict mode failure, or an output folder from another build)."""
+
+
+# ---------------------------------------------------------------- examples
+
+def _bytes(value: bytes) -> tf.train.Feature:
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def _int(value: int) -> tf.train.Feature:
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+
+def encode_example(utterance: Utterance, fold: int, pcm: np.ndarray, sample_rate: int) -> bytes:
+    """Serialize one utterance: int16 little-endian PCM bytes plus all metadata."""
+    if pcm.dtype != np.int16 or pcm.ndim != 1:
+        raise ValueError(f"{utterance.utt_id}: expected 1-D int16 PCM, got {pcm.dtype} {pcm.shape}")
+    feature = {"audio": _bytes(pcm.astype("<i2", copy=False).tobytes())}
+    ints = {"sample_rate": sample_rate, "num_samples": len(pcm), "label_id": utterance.label_id, "fold": fold}
+    feature.update((name, _int(value)) for name, value in ints.items())
+    feature.update((name, _bytes(getattr(utterance, name).encode())) for name in METADATA_FIELDS)
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    """One serialized example to a dict of tensors; ``audio`` is float32 in [-1, 1] of length num_samples."""
+    parsed = tf.io.parse_single_example(serialized, FEATURE_SPEC)
+    pcm = tf.io.decode_raw(parsed["audio"], tf.int16, little_endian=True)
+    parsed["audio"] = tf.cast(pcm, tf.float32) / PCM_SCALE
+    return parsed
+
+
+# ---------------------------------------------------------------- shard planning
+
+@dataclass(frozen=True)
+class ShardPlan:
+    name: str
+    split: str
+    fold: int
+    index: int
+    utterances: tuple  # of Utterance
+
+
+def _estimated_bytes(path: str) -> float:
+    try:
+        return os.path.getsize(path) * EXPANSION.get(os.path.splitext(path)[1].lower(), 1.0)
+    except OSError:
+        return 0.0
+
+
+def plan_shards(utterances: list[Utterance], folds: dict[str, int], shard_mb: float) -> list[ShardPlan]:
+    """Deterministic shards per (split, fold), each about ``shard_mb`` of decoded PCM."""
+    cells: dict[tuple[str, int], list[Utterance]] = defaultdict(list)
+    for utterance in sorted(utterances, key=lambda u: u.utt_id):
+        cells[(utterance.split, folds[utterance.utt_id])].append(utterance)
+    plans = []
+    for (split, fold), members in sorted(cells.items()):
+        sizes = np.array([_estimated_bytes(u.path) for u in members])
+        count = max(1, int(round(sizes.sum() / (shard_mb * 2**20))))
+        # contiguous chunks of roughly equal estimated size
+        edges = np.searchsorted(np.cumsum(sizes), np.linspace(0, sizes.sum(), count + 1)[1:-1], side="right")
+        chunks = [c for c in np.split(np.arange(len(members)), edges) if len(c)]
+        for index, chunk in enumerate(chunks):
+            name = f"{split}-fold{fold}-{index:04d}-of-{len(chunks):04d}.tfrecord"
+            plans.append(ShardPlan(name, split, fold, index, tuple(members[i] for i in chunk)))
+    return plans
+
+
+def _plan_digest(plans: list[ShardPlan], settings: dict) -> str:
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for plan in plans:
+        digest.update(plan.name.encode())
+        for utterance in plan.utterances:
+            digest.update(json.dumps(asdict(utterance), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- writing
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with tf.io.gfile.GFile(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json_atomic(path: str, payload: dict) -> None:
+    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+    with tf.io.gfile.GFile(temporary, "w") as handle:
+        handle.write(json.dumps(payload, indent=1, sort_keys=True))
+    tf.io.gfile.rename(temporary, path, overwrite=True)
+
+
+def write_shard(out_dir: str, plan: ShardPlan, sample_rate: int, max_seconds: float | None, strict: bool) -> dict:
+    """Write one shard under a temporary name, record it in _progress/, then rename it into place.
+
+    A shard file that exists is therefore complete and has its progress record.
+    """
+    final = f"{out_dir}/{plan.name}"
+    temporary = f"{final}.tmp-{uuid.uuid4().hex}"
+    failures, records, seconds = [], 0, 0.0
+    try:
+        with tf.io.TFRecordWriter(temporary) as writer:
+            for utterance in plan.utterances:
+                try:
+                    samples, _ = load_audio(utterance.path, sample_rate, max_seconds)
+                except AudioError as error:
+                    if strict:
+                        raise BuildError(f"--strict: {error}") from error
+                    failures.append({"utt_id": utterance.utt_id, "path": utterance.path, "reason": str(error)})
+                    continue
+                writer.write(encode_example(utterance, plan.fold, to_int16(samples), sample_rate))
+                records += 1
+                seconds += len(samples) / sample_rate
+        record = {"name": plan.name, "split": plan.split, "fold": plan.fold, "index": plan.index,
+                  "records": records, "seconds": seconds, "bytes": tf.io.gfile.stat(temporary).length,
+                  "sha256": _sha256(temporary), "failures": failures,
+                  "utterances": _counts(u for u, ok in _written(plan, failures) if ok)}
+        _write_json_atomic(f"{out_dir}/{PROGRESS_DIR}/{plan.name}.json", record)
+        tf.io.gfile.rename(temporary, final, overwrite=True)
+        return record
+    finally:
+        if tf.io.gfile.exists(temporary):
+            tf.io.gfile.remove(temporary)
+
+
+def _written(plan: ShardPlan, failures: list[dict]):
+    failed = {f["utt_id"] for f in failures}
+    return ((u, u.utt_id not in failed) for u in plan.utterances)
+
+
+def _counts(utterances) -> dict:
+    labels, attacks = defaultdict(int), defaultdict(int)
+    for utterance in utterances:
+        labels[utterance.label] += 1
+        attacks[utterance.attack] += 1
+    return {"label": dict(labels), "attack": dict(attacks)}
+
+
+def _write_shard_task(arguments):
+    return write_shard(*arguments)
+
+
+def _shard_done(out_dir: str, plan: ShardPlan) -> dict | None:
+    progress = f"{out_dir}/{PROGRESS_DIR}/{plan.name}.json"
+    if tf.io.gfile.exists(f"{out_dir}/{plan.name}") and tf.io.gfile.exists(progress):
+        with tf.io.gfile.GFile(progress) as handle:
+            return json.load(handle)
+    return None
+
+
+def build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, sample_rate: int = 16000,
+          shard_mb: float = 150.0, max_seconds: float | None = None, workers: int | None = None,
+          strict: bool = False, provenance: dict | None = None, progress: bool = True) -> dict:
+    """Write the shards (resuming any finished ones) and the manifest; returns the manifest."""
+    out_dir = out_dir.rstrip("/")
+    tf.io.gfile.makedirs(f"{out_dir}/{PROGRESS_DIR}")
+    plans = plan_shards(utterances, folds, shard_mb)
+    settings = {"sample_rate": sample_rate, "max_seconds": max_seconds, "shard_mb": shard_mb,
+                "format_version": FORMAT_VERSION}
+    digest = _plan_digest(plans, settings)
+    plan_file = f"{out_dir}/{PROGRESS_DIR}/plan.json"
+    if tf.io.gfile.exists(plan_file):
+        with tf.io.gfile.GFile(plan_file) as handle:
+            if json.load(handle)["digest"] != digest:
+                raise BuildError(f"{out_dir} holds a build with other inputs or settings; "
+                                 "resume with the same command or choose a new --out")
+    else:
+        _write_json_atomic(plan_file, {"digest": digest, "shards": [p.name for p in plans]})
+
+    done = {p.name: r for p in plans if (r := _shard_done(out_dir, p)) is not None}
+    todo = [p for p in plans if p.name not in done]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    bar = _progress_bar(sum(len(p.utterances) for p in plans), sum(len(p.utterances) for p in plans
+                                                                     if p.name in done), progress)
+    tasks = [(out_dir, plan, sample_rate, max_seconds, strict) for plan in todo]
+    if workers == 1:
+        results = map(_write_shard_task, tasks)
+        pool = None
+    else:
+        pool = multiprocessing.get_context("spawn").Pool(workers)
+        results = pool.imap_unordered(_write_shard_task, tasks)
+    try:
+        for record in results:
+            done[record["name"]] = record
+            bar.update(record["records"] + len(record["failures"]))
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    manifest = _manifest([done[p.name] for p in plans], sample_rate, provenance or {})
+    _write_json_atomic(f"{out_dir}/{MANIFEST}", manifest)
+    return manifest
+
+
+def _progress_bar(total: int, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="utt", desc="tfrecords", disable=not enabled)
+
+
+def _manifest(records: list[dict], sample_rate: int, provenance: dict) -> dict:
+    counts: dict = {}
+    for record in records:
+        cell = counts.setdefault(record["split"], {}).setdefault(str(record["fold"]), {"label": {}, "attack": {}})
+        for kind in ("label", "attack"):
+            for key, value in record["utterances"][kind].items():
+                cell[kind][key] = cell[kind].get(key, 0) + value
+    return {
+        "format_version": FORMAT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sample_rate": sample_rate,
+        "records": sum(r["records"] for r in records),
+        "hours": round(sum(r["seconds"] for r in records) / 3600.0, 6),
+        "counts": counts,
+        "shards": [{k: r[k] for k in ("name", "split", "fold", "index", "records", "seconds", "bytes", "sha256")}
+                   for r in records],
+        "failures": [f for r in records for f in r["failures"]],
+        **provenance,
+    }
+
+
+# ---------------------------------------------------------------- reading
+
+def read_manifest(directory: str) -> dict:
+    path = f"{directory.rstrip('/')}/{MANIFEST}"
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"{path}: no manifest; build the TFRecords first (python -m tfdeepfake.build_tfrecords)")
+    with tf.io.gfile.GFile(path) as handle:
+        return json.load(handle)
+
+
+def verify(directory: str) -> list[str]:
+    """Re-count every shard and re-hash it against the manifest; returns the mismatches (empty when sound)."""
+    manifest = read_manifest(directory)
+    problems = []
+    for shard in manifest["shards"]:
+        path = f"{directory.rstrip('/')}/{shard['name']}"
+        if not tf.io.gfile.exists(path):
+            problems.append(f"{path}: missing")
+            continue
+        count = sum(1 for _ in tf.data.TFRecordDataset(path))
+        if count != shard["records"]:
+            problems.append(f"{path}: {count} records, manifest says {shard['records']}")
+        if _sha256(path) != shard["sha256"]:
+            problems.append(f"{path}: checksum differs from the manifest")
+    return problems
+
+
+def shard_files(directory: str, splits=None, folds=None) -> list[str]:
+    """Shard paths of the chosen splits and folds (all when None), from the manifest."""
+    manifest = read_manifest(directory)
+    chosen = [f"{directory.rstrip('/')}/{s['name']}" for s in manifest["shards"]
+              if (splits is None or s["split"] in splits) and (folds is None or s["fold"] in folds)]
+    if not chosen:
+        raise ValueError(f"{directory}: no shard for splits={splits} folds={folds}; "
+                         f"manifest has splits {sorted(manifest['counts'])}")
+    return chosen
+
+
+def load_dataset(directory: str, splits=None, folds=None, *, shuffle_files: bool = True, seed: int = 0,
+                 cycle_length: int = 8, input_context: tf.distribute.InputContext | None = None,
+                 deterministic: bool | None = None) -> tf.data.Dataset:
+    """Parsed examples of the chosen splits/folds, files shuffled and interleaved.
+
+    Under a distribution strategy pass the ``input_context`` of ``distribute_datasets_from_function``:
+    each input pipeline then reads its own subset of files.
+    """
+    files = shard_files(directory, splits, folds)
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if shuffle_files:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(cycle_length, len(files)),
+                                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return dataset.map(parse_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
