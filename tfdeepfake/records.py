@@ -56,7 +56,8 @@ def encode_example(utterance: Utterance, fold: int, pcm: np.ndarray, sample_rate
     ints = {"sample_rate": sample_rate, "num_samples": len(pcm), "label_id": utterance.label_id, "fold": fold}
     feature.update((name, _int(value)) for name, value in ints.items())
     feature.update((name, _bytes(getattr(utterance, name).encode())) for name in METADATA_FIELDS)
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    example = tf.train.Example(features=tf.train.Features(feature=feature))
+    return example.SerializeToString(deterministic=True)  # stable map order: same input, same bytes
 
 
 def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -278,8 +279,12 @@ def verify(directory: str) -> list[str]:
         if not tf.io.gfile.exists(path):
             problems.append(f"{path}: missing")
             continue
-        count = sum(1 for _ in tf.data.TFRecordDataset(path))
-        if count != shard["records"]:
+        try:
+            count = sum(1 for _ in tf.data.TFRecordDataset(path))
+        except tf.errors.DataLossError as error:
+            problems.append(f"{path}: corrupted record ({error.message.split(' [Op')[0]})")
+            count = None
+        if count is not None and count != shard["records"]:
             problems.append(f"{path}: {count} records, manifest says {shard['records']}")
         if _sha256(path) != shard["sha256"]:
             problems.append(f"{path}: checksum differs from the manifest")
