@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
+import itertools
 import os
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -130,31 +131,55 @@ def _write_json_atomic(path: str, payload: dict) -> None:
     tf.io.gfile.rename(temporary, path, overwrite=True)
 
 
-def write_shard(out_dir: str, plan: ShardPlan, sample_rate: int, max_seconds: float | None, strict: bool) -> dict:
-    """Write one shard under a temporary name, record it in _progress/, then rename it into place.
+def _decode(utterance: Utterance, sample_rate: int, max_seconds: float | None):
+    """Samples of one utterance, or the AudioError that explains why there are none."""
+    try:
+        return load_audio(utterance.path, sample_rate, max_seconds)[0]
+    except AudioError as error:
+        return error
 
-    A shard file that exists is therefore complete and has its progress record.
+
+def decoded_stream(utterances, sample_rate: int, max_seconds: float | None, pool: ThreadPoolExecutor,
+                   lookahead: int):
+    """(utterance, samples or AudioError) in input order, decoded ``lookahead`` files ahead on ``pool``.
+
+    libsndfile, soxr and numpy release the GIL, so threads keep every core busy without the start-up
+    cost of processes, and memory stays bounded by the look-ahead.
     """
+    pending: deque = deque()
+    queue = iter(utterances)
+    for utterance in queue:
+        pending.append((utterance, pool.submit(_decode, utterance, sample_rate, max_seconds)))
+        if len(pending) >= lookahead:
+            break
+    while pending:
+        utterance, future = pending.popleft()
+        following = next(queue, None)
+        if following is not None:
+            pending.append((following, pool.submit(_decode, following, sample_rate, max_seconds)))
+        yield utterance, future.result()
+
+
+def write_shard(out_dir: str, plan: ShardPlan, decoded, sample_rate: int, strict: bool) -> dict:
+    """Write one shard from ``decoded`` (its utterances in order) under a temporary name, record it in
+    _progress/, then rename it into place: a shard file that exists is complete and has its record."""
     final = f"{out_dir}/{plan.name}"
     temporary = f"{final}.tmp-{uuid.uuid4().hex}"
-    failures, records, seconds = [], 0, 0.0
+    failures, written, seconds = [], [], 0.0
     try:
         with tf.io.TFRecordWriter(temporary) as writer:
-            for utterance in plan.utterances:
-                try:
-                    samples, _ = load_audio(utterance.path, sample_rate, max_seconds)
-                except AudioError as error:
+            for utterance, samples in itertools.islice(decoded, len(plan.utterances)):
+                if isinstance(samples, AudioError):
                     if strict:
-                        raise BuildError(f"--strict: {error}") from error
-                    failures.append({"utt_id": utterance.utt_id, "path": utterance.path, "reason": str(error)})
+                        raise BuildError(f"--strict: {samples}")
+                    failures.append({"utt_id": utterance.utt_id, "path": utterance.path, "reason": str(samples)})
                     continue
                 writer.write(encode_example(utterance, plan.fold, to_int16(samples), sample_rate))
-                records += 1
+                written.append(utterance)
                 seconds += len(samples) / sample_rate
         record = {"name": plan.name, "split": plan.split, "fold": plan.fold, "index": plan.index,
-                  "records": records, "seconds": seconds, "bytes": tf.io.gfile.stat(temporary).length,
-                  "sha256": _sha256(temporary), "failures": failures,
-                  "utterances": _counts(u for u, ok in _written(plan, failures) if ok)}
+                  "records": len(written), "seconds": seconds, "bytes": tf.io.gfile.stat(temporary).length,
+                  "sha256": _sha256(temporary), "failures": failures, "utterances": _counts(written)}
         _write_json_atomic(f"{out_dir}/{PROGRESS_DIR}/{plan.name}.json", record)
         tf.io.gfile.rename(temporary, final, overwrite=True)
         return record
@@ -163,21 +188,12 @@ def write_shard(out_dir: str, plan: ShardPlan, sample_rate: int, max_seconds: fl
             tf.io.gfile.remove(temporary)
 
 
-def _written(plan: ShardPlan, failures: list[dict]):
-    failed = {f["utt_id"] for f in failures}
-    return ((u, u.utt_id not in failed) for u in plan.utterances)
-
-
 def _counts(utterances) -> dict:
     labels, attacks = defaultdict(int), defaultdict(int)
     for utterance in utterances:
         labels[utterance.label] += 1
         attacks[utterance.attack] += 1
     return {"label": dict(labels), "attack": dict(attacks)}
-
-
-def _write_shard_task(arguments):
-    return write_shard(*arguments)
 
 
 def _shard_done(out_dir: str, plan: ShardPlan) -> dict | None:
@@ -191,7 +207,10 @@ def _shard_done(out_dir: str, plan: ShardPlan) -> dict | None:
 def build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, sample_rate: int = 16000,
           shard_mb: float = 150.0, max_seconds: float | None = None, workers: int | None = None,
           strict: bool = False, provenance: dict | None = None, progress: bool = True) -> dict:
-    """Write the shards (resuming any finished ones) and the manifest; returns the manifest."""
+    """Write the shards (resuming any finished ones) and the manifest; returns the manifest.
+
+    ``workers`` decoding threads (default: one per core) feed the writer, which writes shards in order.
+    """
     out_dir = out_dir.rstrip("/")
     tf.io.gfile.makedirs(f"{out_dir}/{PROGRESS_DIR}")
     plans = plan_shards(utterances, folds, shard_mb)
@@ -207,27 +226,23 @@ def build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, s
     else:
         _write_json_atomic(plan_file, {"digest": digest, "shards": [p.name for p in plans]})
 
+    for stale in tf.io.gfile.glob(f"{out_dir}/*.tmp-*") + tf.io.gfile.glob(f"{out_dir}/{PROGRESS_DIR}/*.tmp-*"):
+        tf.io.gfile.remove(stale)  # half-written files of a killed build (one build per folder at a time)
     done = {p.name: r for p in plans if (r := _shard_done(out_dir, p)) is not None}
     todo = [p for p in plans if p.name not in done]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    bar = _progress_bar(sum(len(p.utterances) for p in plans), sum(len(p.utterances) for p in plans
-                                                                     if p.name in done), progress)
-    tasks = [(out_dir, plan, sample_rate, max_seconds, strict) for plan in todo]
-    if workers == 1:
-        results = map(_write_shard_task, tasks)
-        pool = None
-    else:
-        pool = multiprocessing.get_context("spawn").Pool(workers)
-        results = pool.imap_unordered(_write_shard_task, tasks)
-    try:
-        for record in results:
-            done[record["name"]] = record
-            bar.update(record["records"] + len(record["failures"]))
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+    workers = max(1, workers or os.cpu_count() or 1)
+    total = sum(len(p.utterances) for p in plans)
+    bar = _progress_bar(total, total - sum(len(p.utterances) for p in todo), progress)
+    with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
+        decoded = decoded_stream((u for p in todo for u in p.utterances), sample_rate, max_seconds,
+                                 pool, lookahead=4 * workers)
+        try:
+            for plan in todo:
+                done[plan.name] = write_shard(out_dir, plan, decoded, sample_rate, strict)
+                bar.update(len(plan.utterances))
+        finally:
+            bar.close()
+            decoded.close()
     manifest = _manifest([done[p.name] for p in plans], sample_rate, provenance or {})
     _write_json_atomic(f"{out_dir}/{MANIFEST}", manifest)
     return manifest
