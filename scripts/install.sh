@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="ffmpeg sox libsox-fmt-all espeak-ng flite festival"
+APT_PACKAGES="ffmpeg sox libsox-fmt-all espeak-ng flite festival festvox-kallpc16k"
 if command -v apt-get >/dev/null; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
