@@ -1,0 +1,1 @@
+"""Spoof generators ("attacks") and the final chain every demo-corpus clip goes through."""

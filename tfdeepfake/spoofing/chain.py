@@ -1,0 +1,244 @@
+"""The final chain every corpus clip goes through, bona fide or spoofed, so trivial cues do not separate them.
+
+Steps, in order (all pure numpy except the optional G.722 codec, which uses ffmpeg):
+
+1. resample to ``target_rate`` (soxr) and remove DC;
+2. loudness-normalise (so every codec pass sees the same level);
+3. ``codec_passes`` encode/decode round trips through ``codec`` (``"g722"`` via ffmpeg at 16 kHz, or
+   ``"mulaw"``: G.711 mu-law at 8 kHz in numpy);
+4. trim leading/trailing silence (frames more than ``top_db`` below the loudest frame);
+5. pad ``pad_seconds`` of silence (zeros, or noise at ``noise_floor_dbfs``) at both ends;
+6. loudness-normalise again: active-speech RMS (``level="active_rms"``) or peak (``level="peak"``) to
+   ``target_dbfs``; a clip whose peak would pass ``peak_ceiling_dbfs`` is scaled down to it (rare at the
+   default -26 dBFS active RMS, and reported by :func:`final_chain_report`).
+
+Use the same :class:`FinalChain` settings (and the same ``codec_passes`` for real and fake clips of a given
+condition) for the whole corpus.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..audio import resample
+from .errors import CodecUnavailable, GeneratorFailed, GeneratorInputError
+
+CHAIN_ID = "final_chain"
+CODECS = ("g722", "mulaw")
+FRAME_SECONDS = 0.02
+HOP_SECONDS = 0.005
+FLOOR_DBFS = -100.0
+
+
+def frame_levels_db(samples: np.ndarray, sample_rate: int, frame_seconds: float = FRAME_SECONDS,
+                    hop_seconds: float = HOP_SECONDS) -> tuple[np.ndarray, int, int]:
+    """RMS level in dBFS of frames starting at ``k * hop``; returns (levels, frame length, hop)."""
+    length = max(1, int(round(frame_seconds * sample_rate)))
+    hop = max(1, int(round(hop_seconds * sample_rate)))
+    x = np.asarray(samples, dtype=np.float64)
+    if len(x) < length:
+        x = np.pad(x, (0, length - len(x)))
+    power = np.square(x)
+    csum = np.concatenate([[0.0], np.cumsum(power)])
+    starts = np.arange(0, len(x) - length + 1, hop)
+    mean_power = (csum[starts + length] - csum[starts]) / length
+    return 10.0 * np.log10(np.maximum(mean_power, 10 ** (FLOOR_DBFS / 10))), length, hop
+
+
+def active_mask(samples: np.ndarray, sample_rate: int, *, active_range_db: float = 30.0,
+                floor_dbfs: float = -70.0) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Frames counted as active speech: within ``active_range_db`` of the loudest frame and above
+    ``floor_dbfs``. Returns (mask, levels, frame length, hop)."""
+    levels, length, hop = frame_levels_db(samples, sample_rate)
+    mask = (levels > levels.max() - active_range_db) & (levels > floor_dbfs)
+    return mask, levels, length, hop
+
+
+def active_rms_dbfs(samples: np.ndarray, sample_rate: int, *, active_range_db: float = 30.0) -> float:
+    """RMS level (dBFS, full scale = 1.0) over the active-speech frames only; -100 for silence."""
+    mask, levels, _, _ = active_mask(samples, sample_rate, active_range_db=active_range_db)
+    if not mask.any():
+        return FLOOR_DBFS
+    return float(10.0 * np.log10(np.mean(10.0 ** (levels[mask] / 10.0))))
+
+
+def peak_dbfs(samples: np.ndarray) -> float:
+    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+    return float(20.0 * np.log10(max(peak, 10 ** (FLOOR_DBFS / 20))))
+
+
+def trim_silence(samples: np.ndarray, sample_rate: int, *, top_db: float = 40.0,
+                 floor_dbfs: float = -70.0) -> tuple[np.ndarray, tuple[int, int]]:
+    """Cut leading and trailing frames more than ``top_db`` below the loudest frame (or below
+    ``floor_dbfs``). Returns the trimmed audio and the kept ``(start, end)`` sample interval."""
+    levels, length, hop = frame_levels_db(samples, sample_rate)
+    keep = (levels > levels.max() - top_db) & (levels > floor_dbfs)
+    if not keep.any():
+        return samples[:0], (0, 0)
+    first, last = np.flatnonzero(keep)[[0, -1]]
+    start, end = int(first * hop), int(min(len(samples), last * hop + length))
+    return samples[start:end], (start, end)
+
+
+def normalise_level(samples: np.ndarray, sample_rate: int, target_dbfs: float = -26.0, level: str = "active_rms",
+                    *, active_range_db: float = 30.0) -> np.ndarray:
+    """Scale so the active-speech RMS (or the peak, ``level="peak"``) is ``target_dbfs``."""
+    if level == "active_rms":
+        current = active_rms_dbfs(samples, sample_rate, active_range_db=active_range_db)
+    elif level == "peak":
+        current = peak_dbfs(samples)
+    else:
+        raise ValueError(f"level must be 'active_rms' or 'peak', not {level!r}")
+    if current <= FLOOR_DBFS:
+        return samples
+    return (samples * 10.0 ** ((target_dbfs - current) / 20.0)).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- codecs
+
+
+def mulaw_roundtrip(samples: np.ndarray, sample_rate: int, mu: int = 255) -> np.ndarray:
+    """G.711 mu-law at 8 kHz: band-limit to 8 kHz, 8-bit companded quantisation, back to ``sample_rate``."""
+    narrow = resample(np.asarray(samples, dtype=np.float32), sample_rate, 8000).astype(np.float64)
+    x = np.clip(narrow, -1.0, 1.0)
+    companded = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
+    code = np.round((companded + 1.0) * 127.5)  # 256 levels
+    decoded = code / 127.5 - 1.0
+    expanded = np.sign(decoded) * ((1.0 + mu) ** np.abs(decoded) - 1.0) / mu
+    return resample(expanded.astype(np.float32), 8000, sample_rate)
+
+
+def g722_roundtrip(samples: np.ndarray, sample_rate: int, timeout: float = 60.0) -> np.ndarray:
+    """G.722 (64 kbit/s ADPCM, 16 kHz) encode + decode through ffmpeg; same length out as in."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise CodecUnavailable(CHAIN_ID, "ffmpeg (G.722 codec)", "apt-get install ffmpeg")
+    wide = np.clip(resample(np.asarray(samples, dtype=np.float32), sample_rate, 16000), -1.0, 1.0)
+    base = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin"]
+    try:
+        encoded = subprocess.run(base + ["-f", "f32le", "-ar", "16000", "-ac", "1", "-i", "pipe:0", "-c:a", "g722",
+                                         "-f", "g722", "pipe:1"], input=wide.astype("<f4").tobytes(),
+                                 capture_output=True, timeout=timeout)
+        decoded = subprocess.run(base + ["-f", "g722", "-i", "pipe:0", "-f", "f32le", "-ar", "16000", "-ac", "1",
+                                         "pipe:1"], input=encoded.stdout, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired as error:
+        raise GeneratorFailed(CHAIN_ID, f"ffmpeg G.722 timed out after {timeout:g} s") from error
+    if encoded.returncode or decoded.returncode or not decoded.stdout:
+        detail = (encoded.stderr or decoded.stderr).decode(errors="replace").strip()
+        raise GeneratorFailed(CHAIN_ID, f"ffmpeg G.722 round trip failed: {detail}")
+    out = np.frombuffer(decoded.stdout, dtype="<f4").astype(np.float32)
+    out = out[:len(wide)] if len(out) >= len(wide) else np.pad(out, (0, len(wide) - len(out)))
+    return resample(out, 16000, sample_rate)
+
+
+def codec_roundtrip(samples: np.ndarray, sample_rate: int, codec: str = "g722") -> np.ndarray:
+    if codec == "g722":
+        return g722_roundtrip(samples, sample_rate)
+    if codec == "mulaw":
+        return mulaw_roundtrip(samples, sample_rate)
+    raise GeneratorInputError(CHAIN_ID, f"codec must be one of {CODECS}, not {codec!r}")
+
+
+def codec_available(codec: str = "g722") -> bool:
+    return codec == "mulaw" or (codec == "g722" and shutil.which("ffmpeg") is not None)
+
+
+# ----------------------------------------------------------------------------------------------- chain
+
+
+@dataclass(frozen=True)
+class FinalChain:
+    """Settings of the final chain; ``chain(samples, sample_rate, seed=...)`` applies it.
+
+    Keep one instance for a whole corpus and store ``asdict(chain)`` in its metadata.
+    """
+
+    target_rate: int = 16000
+    codec_passes: int = 0
+    codec: str = "g722"
+    target_dbfs: float = -26.0
+    level: str = "active_rms"
+    top_db: float = 40.0
+    pad_seconds: float = 0.1
+    noise_floor_dbfs: float | None = None
+    peak_ceiling_dbfs: float = -1.0
+    remove_dc: bool = True
+
+    def __call__(self, samples: np.ndarray, sample_rate: int, *, seed: int | None = 0,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
+        return final_chain(samples, sample_rate, seed=seed, rng=rng, **asdict(self))
+
+    def settings(self) -> dict:
+        return asdict(self)
+
+
+def final_chain_report(samples: np.ndarray, sample_rate: int, *, target_rate: int = 16000, codec_passes: int = 0,
+                       codec: str = "g722", target_dbfs: float = -26.0, level: str = "active_rms",
+                       top_db: float = 40.0, pad_seconds: float = 0.1, noise_floor_dbfs: float | None = None,
+                       peak_ceiling_dbfs: float = -1.0, remove_dc: bool = True, seed: int | None = 0,
+                       rng: np.random.Generator | None = None) -> tuple[np.ndarray, dict]:
+    """:func:`final_chain` plus a dict of what happened (trimmed samples, gain, whether the ceiling hit)."""
+    x = np.asarray(samples)
+    if x.ndim == 2 and 1 in x.shape:
+        x = x.reshape(-1)
+    if x.ndim != 1 or x.size == 0 or not np.issubdtype(x.dtype, np.floating):
+        raise GeneratorInputError(CHAIN_ID, f"needs non-empty mono float audio, got {x.dtype} {x.shape}")
+    if not np.isfinite(x).all():
+        raise GeneratorInputError(CHAIN_ID, "audio contains NaN or Inf")
+    if codec_passes < 0:
+        raise GeneratorInputError(CHAIN_ID, f"codec_passes must be >= 0, not {codec_passes}")
+    if codec not in CODECS:
+        raise GeneratorInputError(CHAIN_ID, f"codec must be one of {CODECS}, not {codec!r}")
+    if rng is None:
+        rng = np.random.default_rng(seed)
+    x = resample(x.astype(np.float32), int(sample_rate), int(target_rate)).astype(np.float32)
+    if remove_dc:
+        x = x - np.float32(x.mean())
+    if active_rms_dbfs(x, target_rate) <= FLOOR_DBFS:
+        raise GeneratorInputError(CHAIN_ID, "audio is silent")
+    x = normalise_level(x, target_rate, target_dbfs, level)
+    for _ in range(int(codec_passes)):
+        x = codec_roundtrip(x, target_rate, codec)
+    x, (start, end) = trim_silence(x, target_rate, top_db=top_db)
+    if x.size == 0:
+        raise GeneratorFailed(CHAIN_ID, "nothing left after trimming silence")
+    pad = int(round(pad_seconds * target_rate))
+    x = np.pad(x, (pad, pad)).astype(np.float32)
+    if noise_floor_dbfs is not None:
+        x = x + (10.0 ** (noise_floor_dbfs / 20.0) * rng.standard_normal(len(x))).astype(np.float32)
+    before = active_rms_dbfs(x, target_rate) if level == "active_rms" else peak_dbfs(x)
+    x = normalise_level(x, target_rate, target_dbfs, level)
+    ceiling = 10.0 ** (peak_ceiling_dbfs / 20.0)
+    peak = float(np.max(np.abs(x)))
+    limited = peak > ceiling
+    if limited:
+        x = x * np.float32(ceiling / peak)
+    report = {
+        "chain": CHAIN_ID,
+        "target_rate": int(target_rate),
+        "codec": codec if codec_passes else None,
+        "codec_passes": int(codec_passes),
+        "kept_interval": (start, end),
+        "pad_samples": pad,
+        "gain_db": float(target_dbfs - before),
+        "peak_limited": bool(limited),
+        "active_rms_dbfs": active_rms_dbfs(x, target_rate),
+        "peak_dbfs": peak_dbfs(x),
+        "seconds": len(x) / target_rate,
+    }
+    return np.ascontiguousarray(x, dtype=np.float32), report
+
+
+def final_chain(samples: np.ndarray, sample_rate: int, *, target_rate: int = 16000, codec_passes: int = 0,
+                codec: str = "g722", target_dbfs: float = -26.0, level: str = "active_rms", top_db: float = 40.0,
+                pad_seconds: float = 0.1, noise_floor_dbfs: float | None = None, peak_ceiling_dbfs: float = -1.0,
+                remove_dc: bool = True, seed: int | None = 0, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Apply the final chain (see the module docstring); returns float32 mono audio at ``target_rate``."""
+    out, _ = final_chain_report(samples, sample_rate, target_rate=target_rate, codec_passes=codec_passes,
+                                codec=codec, target_dbfs=target_dbfs, level=level, top_db=top_db,
+                                pad_seconds=pad_seconds, noise_floor_dbfs=noise_floor_dbfs,
+                                peak_ceiling_dbfs=peak_ceiling_dbfs, remove_dc=remove_dc, seed=seed, rng=rng)
+    return out
