@@ -89,7 +89,7 @@ def train_dataset(config: InputConfig, features: FeatureConfig | None = None, se
     ``features`` is given (``FeatureConfig.where == 'host'``). ``batch_size`` is per input pipeline.
     """
     examples = records.load_dataset(config.tfrecords, config.splits, config.folds, seed=seed,
-                                    input_context=input_context, deterministic=True)
+                                    input_context=input_context, deterministic=True, pcm=True)
     if config.balanced:
         by_label = [examples.filter(lambda e, label=label: tf.equal(e["label_id"], label)).repeat()
                     for label in (1, 0)]
@@ -101,7 +101,7 @@ def train_dataset(config: InputConfig, features: FeatureConfig | None = None, se
 
     def prepare(example, seed_pair):
         crop_seed, augment_seed = tf.unstack(tf.random.experimental.stateless_split(seed_pair, 2))
-        audio = wave.random_crop(example["audio"], crop_seed, crop)
+        audio = records.pcm_to_float(wave.random_crop(example["audio"], crop_seed, crop))
         audio = _augment_wave(audio, augment_seed, augment, rate)
         return tf.ensure_shape(audio, [crop]), tf.cast(example["label_id"], tf.float32)
 

@@ -321,10 +321,18 @@ def _looped(wave):
 
 
 def random_crop(wave, seed, length: int):
-    """Training crop: ``length`` samples from a uniform random offset; shorter clips are repeated to fill."""
-    wave, n = _looped(wave)
-    offset = tf.random.stateless_uniform([], seed, 0, tf.math.maximum(n - length, 0) + 1, dtype=tf.int32)
-    return tf.gather(wave, (offset + tf.range(length)) % n)
+    """Training crop: ``length`` samples from a uniform random offset; shorter clips are repeated to fill.
+
+    Works on any dtype (crop int16 PCM before converting it); a long clip is sliced, not gathered.
+    """
+    wave = tf.convert_to_tensor(wave)
+    n = tf.shape(wave)[0]
+    filled = tf.cond(n >= length, lambda: wave,
+                     lambda: tf.gather(tf.concat([wave, tf.zeros([1], wave.dtype)], 0)[:tf.math.maximum(n, 1)],
+                                       tf.range(length) % tf.math.maximum(n, 1)))
+    span = tf.shape(filled)[0] - length
+    offset = tf.random.stateless_uniform([], seed, 0, span + 1, dtype=tf.int32)
+    return tf.ensure_shape(filled[offset:offset + length], [length])
 
 
 def first_window(wave, length: int):
