@@ -9,7 +9,8 @@ Steps, in order (all pure numpy except the optional G.722 codec, which uses ffmp
 4. trim leading/trailing silence (frames more than ``top_db`` below the loudest frame);
 5. pad ``pad_seconds`` of silence (zeros, or noise at ``noise_floor_dbfs``) at both ends;
 6. loudness-normalise again: active-speech RMS (``level="active_rms"``) or peak (``level="peak"``) to
-   ``target_dbfs``; a clip whose peak would pass ``peak_ceiling_dbfs`` is scaled down to it (rare at the
+   ``target_dbfs``; with ``crest_limit_db`` a smooth limiter holds peaks at most that far above the target
+   (vocoded and synthetic speech is peakier than recorded speech: an easy cue otherwise); a clip whose peak would pass ``peak_ceiling_dbfs`` is scaled down to it (rare at the
    default -26 dBFS active RMS, and reported by :func:`final_chain_report`).
 
 Use the same :class:`FinalChain` settings (and the same ``codec_passes`` for real and fake clips of a given
@@ -100,6 +101,20 @@ def normalise_level(samples: np.ndarray, sample_rate: int, target_dbfs: float = 
 # ---------------------------------------------------------------------------------------------- codecs
 
 
+def soft_limit(samples: np.ndarray, sample_rate: int, ceiling: float, window_seconds: float = 0.005) -> np.ndarray:
+    """Smooth look-around limiter: |output| <= ``ceiling``, gain changes spread over ``window_seconds``.
+
+    The gain is ceiling / (max |x| within +-window), then averaged over half that span; every sample in the
+    average saw the sample's own peak, so the bound holds exactly while the gain has no clicks.
+    """
+    from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
+    width = max(1, int(window_seconds * sample_rate))
+    envelope = maximum_filter1d(np.abs(samples), size=2 * width + 1)
+    gain = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12))
+    return (samples * uniform_filter1d(gain, size=width)).astype(np.float32)
+
+
 def mulaw_roundtrip(samples: np.ndarray, sample_rate: int, mu: int = 255) -> np.ndarray:
     """G.711 mu-law at 8 kHz: band-limit to 8 kHz, 8-bit companded quantisation, back to ``sample_rate``."""
     narrow = resample(np.asarray(samples, dtype=np.float32), sample_rate, 8000).astype(np.float64)
@@ -166,6 +181,7 @@ class FinalChain:
     noise_floor_dbfs: float | None = None
     peak_ceiling_dbfs: float = -1.0
     remove_dc: bool = True
+    crest_limit_db: float | None = 10.0
 
     def __call__(self, samples: np.ndarray, sample_rate: int, *, seed: int | None = 0,
                  rng: np.random.Generator | None = None) -> np.ndarray:
@@ -178,8 +194,8 @@ class FinalChain:
 def final_chain_report(samples: np.ndarray, sample_rate: int, *, target_rate: int = 16000, codec_passes: int = 0,
                        codec: str = "g722", target_dbfs: float = -26.0, level: str = "active_rms",
                        top_db: float = 40.0, pad_seconds: float = 0.1, noise_floor_dbfs: float | None = None,
-                       peak_ceiling_dbfs: float = -1.0, remove_dc: bool = True, seed: int | None = 0,
-                       rng: np.random.Generator | None = None) -> tuple[np.ndarray, dict]:
+                       peak_ceiling_dbfs: float = -1.0, remove_dc: bool = True, crest_limit_db: float | None = 10.0,
+                       seed: int | None = 0, rng: np.random.Generator | None = None) -> tuple[np.ndarray, dict]:
     """:func:`final_chain` plus a dict of what happened (trimmed samples, gain, whether the ceiling hit)."""
     x = np.asarray(samples)
     if x.ndim == 2 and 1 in x.shape:
@@ -211,6 +227,12 @@ def final_chain_report(samples: np.ndarray, sample_rate: int, *, target_rate: in
         x = x + (10.0 ** (noise_floor_dbfs / 20.0) * rng.standard_normal(len(x))).astype(np.float32)
     before = active_rms_dbfs(x, target_rate) if level == "active_rms" else peak_dbfs(x)
     x = normalise_level(x, target_rate, target_dbfs, level)
+    if crest_limit_db is not None:  # vocoders and TTS are peakier than speech: equalise the crest factor
+        # alternate limiting and re-levelling until both hold: level at the target, peaks at the limit
+        ceiling = 10.0 ** ((target_dbfs + crest_limit_db) / 20.0)
+        for _ in range(12):
+            x = normalise_level(soft_limit(x, target_rate, ceiling), target_rate, target_dbfs, level)
+        x = soft_limit(x, target_rate, ceiling)
     ceiling = 10.0 ** (peak_ceiling_dbfs / 20.0)
     peak = float(np.max(np.abs(x)))
     limited = peak > ceiling
@@ -235,10 +257,12 @@ def final_chain_report(samples: np.ndarray, sample_rate: int, *, target_rate: in
 def final_chain(samples: np.ndarray, sample_rate: int, *, target_rate: int = 16000, codec_passes: int = 0,
                 codec: str = "g722", target_dbfs: float = -26.0, level: str = "active_rms", top_db: float = 40.0,
                 pad_seconds: float = 0.1, noise_floor_dbfs: float | None = None, peak_ceiling_dbfs: float = -1.0,
-                remove_dc: bool = True, seed: int | None = 0, rng: np.random.Generator | None = None) -> np.ndarray:
+                remove_dc: bool = True, crest_limit_db: float | None = 10.0, seed: int | None = 0,
+                rng: np.random.Generator | None = None) -> np.ndarray:
     """Apply the final chain (see the module docstring); returns float32 mono audio at ``target_rate``."""
     out, _ = final_chain_report(samples, sample_rate, target_rate=target_rate, codec_passes=codec_passes,
                                 codec=codec, target_dbfs=target_dbfs, level=level, top_db=top_db,
                                 pad_seconds=pad_seconds, noise_floor_dbfs=noise_floor_dbfs,
-                                peak_ceiling_dbfs=peak_ceiling_dbfs, remove_dc=remove_dc, seed=seed, rng=rng)
+                                peak_ceiling_dbfs=peak_ceiling_dbfs, remove_dc=remove_dc,
+                                crest_limit_db=crest_limit_db, seed=seed, rng=rng)
     return out

@@ -1,0 +1,140 @@
+"""Models learn, strategies are chosen and run, and a killed training run resumes at the next epoch."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import toy_tfrecords
+from tfdeepfake.features import FeatureConfig
+from tfdeepfake.models import BUILDERS, build_model, spoof_probability
+from tfdeepfake.strategy import choose
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"lcnn": {"width": 0.125, "dropout": 0.0}, "resnet": {"channels": [4, 8], "blocks_per_stage": 1,
+                                                             "dropout": 0.0}}
+
+
+def toy_batch(samples=8000, batch=16, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples) / 16000
+    waves, labels = [], []
+    for i in range(batch):
+        f0 = rng.uniform(100, 250)
+        if i % 2 == 0:
+            waves.append(sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6)))
+        else:
+            waves.append(np.sign(np.sin(2 * np.pi * f0 * t)) + rng.standard_normal(samples))
+        labels.append(1.0 - i % 2)
+    waves = np.stack(waves)
+    return (0.2 * waves / np.abs(waves).max(axis=1, keepdims=True)).astype(np.float32), np.array(labels, np.float32)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+@pytest.mark.parametrize("features_input", [False, True])
+def test_each_model_builds_and_its_loss_falls(name, features_input):
+    tf.keras.utils.set_random_seed(0)
+    features = FeatureConfig(kind="lfcc", n_fft=512, win_length=320, n_mels=20, n_coeffs=20, deltas=True) \
+        if name == "lcnn" else FeatureConfig(kind="logmel", n_mels=32)
+    model = build_model(name, features, 8000, features_input, **TINY[name])
+    waves, labels = toy_batch()
+    inputs = features_frontend(features)(waves) if features_input else waves
+    assert model(inputs).shape == (16, 1) and model(inputs).dtype == tf.float32
+    model.compile(tf.keras.optimizers.Adam(3e-3), tf.keras.losses.BinaryCrossentropy(from_logits=True))
+    history = model.fit(inputs, labels, epochs=8, batch_size=16, verbose=0).history["loss"]
+    assert history[-1] < 0.7 * history[0], history
+    probability = spoof_probability(model(inputs)).numpy()[:, 0]
+    assert ((probability >= 0) & (probability <= 1)).all()
+
+
+def features_frontend(config):
+    from tfdeepfake.features import make_frontend
+    return make_frontend(config)
+
+
+def test_unknown_model_and_parameter_are_named():
+    with pytest.raises(ValueError, match="unknown model.name 'vgg'"):
+        build_model("vgg", FeatureConfig(), 8000)
+    with pytest.raises(ValueError, match="model.params.depth"):
+        build_model("lcnn", FeatureConfig(), 8000, depth=3)
+
+
+@pytest.mark.parametrize("hardware,expected", [
+    ({"tpu": object(), "workers": 0, "gpus": 0}, ("tpu", "mixed_bfloat16")),
+    ({"tpu": None, "workers": 3, "gpus": 1}, ("multi_worker", "mixed_float16")),
+    ({"tpu": None, "workers": 0, "gpus": 4}, ("mirrored", "mixed_float16")),
+    ({"tpu": None, "workers": 0, "gpus": 1}, ("default", "mixed_float16")),
+    ({"tpu": None, "workers": 0, "gpus": 0}, ("default", "float32")),
+])
+def test_strategy_choice(hardware, expected):
+    assert choose(hardware) == expected
+
+
+def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path):
+    """Logical devices must be set before TensorFlow initialises them: run in a fresh process."""
+    script = textwrap.dedent("""
+        import tfdeepfake, tensorflow as tf, numpy as np
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from tfdeepfake.features import FeatureConfig
+        from tfdeepfake.models import build_model
+        from tfdeepfake.strategy import global_batch_size
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        assert strategy.num_replicas_in_sync == 2
+        with strategy.scope():
+            model = build_model("lcnn", FeatureConfig(kind="lfcc", n_mels=20, n_coeffs=20), 4000, width=0.125)
+            model.compile("adam", tf.keras.losses.BinaryCrossentropy(from_logits=True))
+        batch = global_batch_size(4, strategy)
+        x = np.random.default_rng(0).standard_normal((batch * 2, 4000)).astype("float32")
+        y = (np.arange(batch * 2) % 2).astype("float32")
+        history = model.fit(x, y, batch_size=batch, epochs=2, verbose=0).history["loss"]
+        print("replicas", strategy.num_replicas_in_sync, "batch", batch, "loss", history)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "replicas 2 batch 8" in done.stdout
+
+
+def train_command(tfrecords, run_dir, epochs):
+    return [sys.executable, "-m", "tfdeepfake.train", "data.demo=false", f"data.tfrecords={tfrecords}",
+            "data.train_folds=[0]", "data.dev_splits=[train]", "data.dev_folds=[1]", "data.eval_splits=[train]",
+            "data.crop_samples=8000", "data.batch_size=8", "model.params.width=0.125", f"train.epochs={epochs}",
+            f"train.run_dir={run_dir}", "train.results=null", "train.early_stopping_patience=0"]
+
+
+def epochs_logged(run_dir):
+    with open(run_dir / "log.csv") as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_killed_run_resumes_at_the_next_epoch(tmp_path):
+    tfrecords = toy_tfrecords(tmp_path / "toy", count=48)
+    run_dir = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CI="1")
+    process = subprocess.Popen(train_command(tfrecords, run_dir, 6), cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        if (run_dir / "log.csv").exists() and epochs_logged(run_dir) == [0]:
+            time.sleep(0.2)  # BackupAndRestore writes its state at the end of the epoch, beside the CSV row
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed after epoch 1"
+    assert epochs_logged(run_dir) == [0]
+
+    done = subprocess.run(train_command(tfrecords, run_dir, 6), cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert epochs_logged(run_dir) == [0, 1, 2, 3, 4, 5]  # epoch 1 (index 0) was not repeated
+    assert (run_dir / "metrics.json").exists() and (run_dir / "eval_scores.csv").exists()
+    assert (run_dir / "checkpoints" / "best.weights.h5").exists() and (run_dir / "config.yaml").exists()

@@ -1,0 +1,42 @@
+"""What every model shares: waveform or feature input, the front-end layer, the one-logit output.
+
+Convention (ASVspoof): the output is one logit, higher means bona fide; ``spoof_probability = sigmoid(-logit)``.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from ..features import FeatureConfig, FrontEnd
+
+
+def model_inputs(feature_config: FeatureConfig, input_samples: int, features_input: bool):
+    """The Keras input and the (batch, frames, bins) float32 features it leads to.
+
+    ``features_input=False``: waveforms (batch, input_samples) enter and the FrontEnd layer computes features in
+    the model (on the accelerator). ``True``: host-computed features enter directly.
+    """
+    if features_input:
+        shape = (feature_config.num_frames(input_samples), feature_config.num_bins())
+        inputs = tf.keras.Input(shape, name="features", dtype="float32")
+        return inputs, inputs
+    inputs = tf.keras.Input((input_samples,), name="waveform", dtype="float32")
+    return inputs, FrontEnd(feature_config, name="frontend")(inputs)
+
+
+def standardise(features, name: str = "feature_norm"):
+    """Per-example, per-bin mean/variance normalisation over frames (utterance CMVN)."""
+    return tf.keras.layers.Lambda(
+        lambda x: (x - tf.reduce_mean(x, axis=1, keepdims=True))
+        / (tf.math.reduce_std(x, axis=1, keepdims=True) + 1e-5), name=name)(features)
+
+
+def logit_head(pooled, dropout: float = 0.0):
+    """Dropout then a float32 Dense(1): the bona fide logit, also under mixed precision."""
+    if dropout:
+        pooled = tf.keras.layers.Dropout(dropout, name="head_dropout")(pooled)
+    return tf.keras.layers.Dense(1, dtype="float32", name="logit")(pooled)
+
+
+def spoof_probability(logits):
+    """P(spoof) from the bona fide logit."""
+    return tf.math.sigmoid(-tf.cast(logits, tf.float32))
