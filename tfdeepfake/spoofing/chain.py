@@ -86,13 +86,15 @@ def trim_silence(samples: np.ndarray, sample_rate: int, *, top_db: float = 40.0,
 
 def normalise_level(samples: np.ndarray, sample_rate: int, target_dbfs: float = -26.0, level: str = "active_rms",
                     *, active_range_db: float = 30.0) -> np.ndarray:
-    """Scale so the active-speech RMS (or the peak, ``level="peak"``) is ``target_dbfs``."""
+    """Scale so the active-speech RMS (``level="rms"``: the whole clip's RMS; ``"peak"``: the peak) is ``target_dbfs``."""
     if level == "active_rms":
         current = active_rms_dbfs(samples, sample_rate, active_range_db=active_range_db)
+    elif level == "rms":
+        current = 10.0 * np.log10(max(float(np.mean(np.square(samples, dtype=np.float64))), 1e-20))
     elif level == "peak":
         current = peak_dbfs(samples)
     else:
-        raise ValueError(f"level must be 'active_rms' or 'peak', not {level!r}")
+        raise ValueError(f"level must be 'active_rms', 'rms' or 'peak', not {level!r}")
     if current <= FLOOR_DBFS:
         return samples
     return (samples * 10.0 ** ((target_dbfs - current) / 20.0)).astype(np.float32)
@@ -177,7 +179,7 @@ class FinalChain:
     target_dbfs: float = -26.0
     level: str = "active_rms"
     top_db: float = 40.0
-    pad_seconds: float = 0.1
+    pad_seconds: float | tuple = 0.1
     noise_floor_dbfs: float | None = None
     peak_ceiling_dbfs: float = -1.0
     remove_dc: bool = True
@@ -193,7 +195,7 @@ class FinalChain:
 
 def final_chain_report(samples: np.ndarray, sample_rate: int, *, target_rate: int = 16000, codec_passes: int = 0,
                        codec: str = "g722", target_dbfs: float = -26.0, level: str = "active_rms",
-                       top_db: float = 40.0, pad_seconds: float = 0.1, noise_floor_dbfs: float | None = None,
+                       top_db: float = 40.0, pad_seconds: float | tuple = 0.1, noise_floor_dbfs: float | None = None,
                        peak_ceiling_dbfs: float = -1.0, remove_dc: bool = True, crest_limit_db: float | None = 10.0,
                        seed: int | None = 0, rng: np.random.Generator | None = None) -> tuple[np.ndarray, dict]:
     """:func:`final_chain` plus a dict of what happened (trimmed samples, gain, whether the ceiling hit)."""
@@ -221,8 +223,11 @@ def final_chain_report(samples: np.ndarray, sample_rate: int, *, target_rate: in
     x, (start, end) = trim_silence(x, target_rate, top_db=top_db)
     if x.size == 0:
         raise GeneratorFailed(CHAIN_ID, "nothing left after trimming silence")
-    pad = int(round(pad_seconds * target_rate))
-    x = np.pad(x, (pad, pad)).astype(np.float32)
+    # a (low, high) range draws each side's padding: real and fake then share one random distribution
+    lead, tail = (rng.uniform(*pad_seconds, size=2) if isinstance(pad_seconds, (tuple, list))
+                  else (pad_seconds, pad_seconds))
+    pad = (int(round(lead * target_rate)), int(round(tail * target_rate)))
+    x = np.pad(x, pad).astype(np.float32)
     if noise_floor_dbfs is not None:
         x = x + (10.0 ** (noise_floor_dbfs / 20.0) * rng.standard_normal(len(x))).astype(np.float32)
     before = active_rms_dbfs(x, target_rate) if level == "active_rms" else peak_dbfs(x)
@@ -232,7 +237,6 @@ def final_chain_report(samples: np.ndarray, sample_rate: int, *, target_rate: in
         ceiling = 10.0 ** ((target_dbfs + crest_limit_db) / 20.0)
         for _ in range(12):
             x = normalise_level(soft_limit(x, target_rate, ceiling), target_rate, target_dbfs, level)
-        x = soft_limit(x, target_rate, ceiling)
     ceiling = 10.0 ** (peak_ceiling_dbfs / 20.0)
     peak = float(np.max(np.abs(x)))
     limited = peak > ceiling
@@ -244,7 +248,7 @@ def final_chain_report(samples: np.ndarray, sample_rate: int, *, target_rate: in
         "codec": codec if codec_passes else None,
         "codec_passes": int(codec_passes),
         "kept_interval": (start, end),
-        "pad_samples": pad,
+        "pad_samples": pad,  # (lead, tail)
         "gain_db": float(target_dbfs - before),
         "peak_limited": bool(limited),
         "active_rms_dbfs": active_rms_dbfs(x, target_rate),
@@ -256,7 +260,7 @@ def final_chain_report(samples: np.ndarray, sample_rate: int, *, target_rate: in
 
 def final_chain(samples: np.ndarray, sample_rate: int, *, target_rate: int = 16000, codec_passes: int = 0,
                 codec: str = "g722", target_dbfs: float = -26.0, level: str = "active_rms", top_db: float = 40.0,
-                pad_seconds: float = 0.1, noise_floor_dbfs: float | None = None, peak_ceiling_dbfs: float = -1.0,
+                pad_seconds: float | tuple = 0.1, noise_floor_dbfs: float | None = None, peak_ceiling_dbfs: float = -1.0,
                 remove_dc: bool = True, crest_limit_db: float | None = 10.0, seed: int | None = 0,
                 rng: np.random.Generator | None = None) -> np.ndarray:
     """Apply the final chain (see the module docstring); returns float32 mono audio at ``target_rate``."""

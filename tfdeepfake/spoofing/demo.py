@@ -180,7 +180,7 @@ def build_demo_corpus(out: str, *, bonafide_dir: str | None = None, per_speaker:
     available = available_generators()
     missing = sorted({s for s in [*TRAIN_ATTACKS.values(), *EVAL_ATTACKS.values()] if not available.get(s)})
     jobs = [j for j in plan(sources, per_speaker, seed, sample_rate) if j.system not in missing]
-    chain = FinalChain(target_rate=sample_rate)
+    chain = FinalChain(target_rate=sample_rate, level="rms", pad_seconds=(0.05, 0.4))
     for split in SPLIT_FILES:
         os.makedirs(os.path.join(out, f"ASVspoof2019_LA_{split}", "flac"), exist_ok=True)
     os.makedirs(os.path.join(out, "ASVspoof2019_LA_cm_protocols"), exist_ok=True)
