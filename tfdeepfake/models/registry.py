@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import inspect
 
+from .conformer import build_conformer, build_contextnet
+from .efficientnet import build_efficientnet
 from .lcnn import build_lcnn
 from .resnet import build_resnet
 
-BUILDERS = {"lcnn": build_lcnn, "resnet": build_resnet}
+BUILDERS = {"lcnn": build_lcnn, "resnet": build_resnet, "efficientnet": build_efficientnet,
+            "conformer": build_conformer, "contextnet": build_contextnet}
 
 
 def build_model(name: str, feature_config, input_samples: int, features_input: bool = False, **params):
