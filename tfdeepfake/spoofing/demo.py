@@ -150,27 +150,41 @@ def render(job: Job, chain: FinalChain, rate: int) -> np.ndarray:
     real = read_source(job.source, rate)
     if job.system is None:
         return chain(real, rate, seed=job.seed)
-    fake = generate(job.system, real, rate, text=job.source.text, seed=job.seed)
-    if job.system.startswith("tts_"):  # speak as long as the real prompt, or duration gives it away
-        fake = match_duration(fake, real, rate)
+    if job.system.startswith("tts_"):  # speak about as long as the real prompt, or duration gives it away
+        fake = tts_of_length(job, real, rate)
+    else:
+        fake = generate(job.system, real, rate, text=job.source.text, seed=job.seed)
     # spoofs pass the codec as often as the real recording already did, then the same chain
     spoof_chain = FinalChain(**{**asdict(chain), "codec_passes": chain.codec_passes + job.source.codec_passes})
     return spoof_chain(fake, rate, seed=job.seed)
 
 
-def match_duration(fake: np.ndarray, real: np.ndarray, rate: int) -> np.ndarray:
-    """Time-stretch ``fake`` (pitch kept) so its speech lasts as long as the speech in ``real``."""
+def _speech_seconds(samples: np.ndarray, rate: int) -> float:
+    start, end = trim_silence(samples, rate)[1]
+    return max(end - start, 1) / rate
+
+
+def tts_of_length(job: Job, real: np.ndarray, rate: int, max_sentences: int = 4) -> np.ndarray:
+    """TTS of the prompt's text, extended with Harvard sentences while that brings its speech closer to the real
+    prompt's duration, then time-stretched (pitch kept) by the small remaining ratio."""
     import librosa
 
-    def speech_seconds(x):
-        start, end = trim_silence(x, rate)[1]
-        return max(end - start, 1) / rate
+    target = _speech_seconds(real, rate)
+    text = job.source.text
+    best = generate(job.system, None, rate, text=text, seed=job.seed)
+    for extra in range(max_sentences):
+        if _speech_seconds(best, rate) >= target:
+            break
+        text = f"{text}. {SENTENCES[(job.seed + extra) % len(SENTENCES)]}"
+        longer = generate(job.system, None, rate, text=text, seed=job.seed)
+        if abs(_speech_seconds(longer, rate) - target) >= abs(_speech_seconds(best, rate) - target):
+            break
+        best = longer
+    ratio = _speech_seconds(best, rate) / target
+    return librosa.effects.time_stretch(best, rate=ratio).astype(np.float32)
 
-    ratio = speech_seconds(fake) / speech_seconds(real)
-    return librosa.effects.time_stretch(fake, rate=ratio).astype(np.float32)
 
-
-def build_demo_corpus(out: str, *, bonafide_dir: str | None = None, per_speaker: int = 24, seed: int = 0,
+def build_demo_corpus(out: str, *, bonafide_dir: str | None = None, per_speaker: int = 48, seed: int = 0,
                       sample_rate: int = 16000, workers: int | None = None, progress: bool = True) -> dict:
     """Write the corpus under ``out`` (ASVspoof 2019 LA layout + README.md + manifest.json); returns the manifest."""
     sources = folder_sources(bonafide_dir) if bonafide_dir else asterisk_sources()
