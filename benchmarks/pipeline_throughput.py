@@ -25,7 +25,6 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
-import soundfile as sf
 import tensorflow as tf
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -106,7 +105,7 @@ def main() -> None:
         report["models"][name] = result
         tf.keras.backend.clear_session()
     (ROOT / "results" / "generalisation.json").write_text(json.dumps(report, indent=1) + "\n")
-    lines = [f"# Generalisation: LibriSpeech + demo generators -> published TTS/vocoder sets\n",
+    lines = ["# Generalisation: LibriSpeech + demo generators -> published TTS/vocoder sets\n",
              f"Command: `{report['command']}` (seed {args.seed}). EER in %, lower is better; 50% is chance.\n",
              "| model | dev EER | demo eval EER | " + " | ".join(f"{s} EER" for s in SETS) + " |",
              "|---|---|---|" + "---|" * len(SETS)]

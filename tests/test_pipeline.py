@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import soundfile as sf
-import tensorflow as tf
 
 from tfdeepfake import records
 from tfdeepfake.corpora import assign_folds, read_csv

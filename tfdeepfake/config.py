@@ -34,7 +34,7 @@ class DataConfig:
     eval_splits: tuple[str, ...] = ("eval",)
     crop_samples: int = 64600
     sample_rate: int = 16000
-    batch_size: int = 32  # global: split over the replicas of the strategy
+    batch_size: int = 32  # per replica: the global batch is this times the strategy's replicas
     balanced: bool = False  # 1:1 bona fide/spoof sampling instead of class weights
     shuffle_buffer: int = 2048
     eval_windows_hop: int | None = None  # None: first crop_samples of each utterance (the peers' convention)

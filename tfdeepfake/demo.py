@@ -16,7 +16,7 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="data/demo")
     parser.add_argument("--bonafide", help="folder of real recordings (first folder level = speaker)")
-    parser.add_argument("--per-speaker", type=int, default=24, help="real prompts per voice / speaker")
+    parser.add_argument("--per-speaker", type=int, default=48, help="real prompts per voice / speaker")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rate", type=int, default=16000)
     parser.add_argument("--workers", type=int)

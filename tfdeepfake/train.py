@@ -9,9 +9,6 @@ epoch it stopped), TensorBoard and CSV logs, dev/eval score files and ``metrics.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
-import math
 import os
 import sys
 
@@ -20,11 +17,11 @@ import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 import tensorflow as tf
 import yaml
 
-from . import evaluate, metrics, records, training
+from . import evaluate, records, training
 from .config import ConfigError, ExperimentConfig, load_config, to_dict
 from .models import build_model
 from .pipeline import InputConfig, eval_dataset, train_dataset
-from .strategy import select_strategy
+from .strategy import global_batch_size, select_strategy
 
 
 def ensure_data(config: ExperimentConfig) -> None:
@@ -79,7 +76,8 @@ def run(config: ExperimentConfig) -> dict:
 
     strategy, policy = select_strategy(precision=train_cfg.precision)
     host_features = config.features if config.features.where == "host" else None
-    base = dict(tfrecords=data.tfrecords, crop_samples=data.crop_samples, batch_size=data.batch_size,
+    batch_size = global_batch_size(data.batch_size, strategy)  # per replica x replicas
+    base = dict(tfrecords=data.tfrecords, crop_samples=data.crop_samples, batch_size=batch_size,
                 sample_rate=data.sample_rate)
     train_input = InputConfig(splits=data.train_splits, folds=data.train_folds, balanced=data.balanced,
                               shuffle_buffer=data.shuffle_buffer, augment=config.augment, **base)
@@ -91,9 +89,9 @@ def run(config: ExperimentConfig) -> dict:
     if steps is None:
         if data.balanced:
             raise ConfigError("train.steps_per_epoch: required with data.balanced=true (the stream is endless)")
-        steps = _count(manifest, data.train_splits, data.train_folds) // data.batch_size
+        steps = _count(manifest, data.train_splits, data.train_folds) // batch_size
     if steps < 1:
-        raise ConfigError(f"data.batch_size: {data.batch_size} is larger than the training set")
+        raise ConfigError(f"data.batch_size: the global batch {batch_size} is larger than the training set")
     schedule = training.WarmupDecay(train_cfg.learning_rate, int(train_cfg.warmup_epochs * steps),
                                     train_cfg.epochs * steps, train_cfg.schedule, train_cfg.final_lr_ratio)
     with strategy.scope():
@@ -105,7 +103,8 @@ def run(config: ExperimentConfig) -> dict:
     weights = None if data.balanced or not train_cfg.class_weighting else \
         class_weights(manifest, data.train_splits, data.train_folds)
     print(f"{config.model.name}: {model.count_params():,} parameters; strategy {type(strategy).__name__} "
-          f"({strategy.num_replicas_in_sync} replicas), precision {policy}; {steps} steps/epoch", file=sys.stderr)
+          f"({strategy.num_replicas_in_sync} replicas, global batch {batch_size}), precision {policy}; "
+          f"{steps} steps/epoch", file=sys.stderr)
     history = model.fit(train_data.repeat() if data.balanced or train_cfg.steps_per_epoch else train_data,
                         epochs=train_cfg.epochs, steps_per_epoch=steps if (data.balanced or train_cfg.steps_per_epoch)
                         else None, class_weight=weights,
