@@ -19,12 +19,12 @@ condition) for the whole corpus.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ..audio import resample
+from ..augment import offline
 from .errors import CodecUnavailable, GeneratorFailed, GeneratorInputError
 
 CHAIN_ID = "final_chain"
@@ -128,27 +128,14 @@ def mulaw_roundtrip(samples: np.ndarray, sample_rate: int, mu: int = 255) -> np.
     return resample(expanded.astype(np.float32), 8000, sample_rate)
 
 
-def g722_roundtrip(samples: np.ndarray, sample_rate: int, timeout: float = 60.0) -> np.ndarray:
+def g722_roundtrip(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """G.722 (64 kbit/s ADPCM, 16 kHz) encode + decode through ffmpeg; same length out as in."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise CodecUnavailable(CHAIN_ID, "ffmpeg (G.722 codec)", "apt-get install ffmpeg")
-    wide = np.clip(resample(np.asarray(samples, dtype=np.float32), sample_rate, 16000), -1.0, 1.0)
-    base = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin"]
     try:
-        encoded = subprocess.run(base + ["-f", "f32le", "-ar", "16000", "-ac", "1", "-i", "pipe:0", "-c:a", "g722",
-                                         "-f", "g722", "pipe:1"], input=wide.astype("<f4").tobytes(),
-                                 capture_output=True, timeout=timeout)
-        decoded = subprocess.run(base + ["-f", "g722", "-i", "pipe:0", "-f", "f32le", "-ar", "16000", "-ac", "1",
-                                         "pipe:1"], input=encoded.stdout, capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired as error:
-        raise GeneratorFailed(CHAIN_ID, f"ffmpeg G.722 timed out after {timeout:g} s") from error
-    if encoded.returncode or decoded.returncode or not decoded.stdout:
-        detail = (encoded.stderr or decoded.stderr).decode(errors="replace").strip()
-        raise GeneratorFailed(CHAIN_ID, f"ffmpeg G.722 round trip failed: {detail}")
-    out = np.frombuffer(decoded.stdout, dtype="<f4").astype(np.float32)
-    out = out[:len(wide)] if len(out) >= len(wide) else np.pad(out, (0, len(wide) - len(out)))
-    return resample(out, 16000, sample_rate)
+        return offline.codec_roundtrip(samples, sample_rate, "g722")
+    except offline.ToolMissing as error:
+        raise CodecUnavailable(CHAIN_ID, "ffmpeg (G.722 codec)", "apt-get install ffmpeg") from error
+    except offline.ToolFailed as error:
+        raise GeneratorFailed(CHAIN_ID, f"ffmpeg G.722 round trip failed: {error}") from error
 
 
 def codec_roundtrip(samples: np.ndarray, sample_rate: int, codec: str = "g722") -> np.ndarray:
