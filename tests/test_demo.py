@@ -98,3 +98,13 @@ def test_trivial_features_do_not_separate_real_from_fake(corpus):
     auc = cross_val_score(model, features, labels, scoring="roc_auc",
                           cv=StratifiedKFold(5, shuffle=True, random_state=0)).mean()
     assert auc <= 0.65, f"duration/RMS/peak/roll-off/bandwidth/leading silence separate real from fake: AUC {auc:.3f}"
+
+
+def test_speakers_from_librispeech_names_or_folders(tmp_path):
+    from tfdeepfake.spoofing.demo import speaker_of
+
+    root = str(tmp_path)
+    assert speaker_of(f"{root}/test-other/1688/1688-142285-0000.flac", root) == "1688"
+    assert speaker_of(f"{root}/train-clean-100/7113-86041-0000.flac", root) == "7113"
+    assert speaker_of(f"{root}/alice/take1.wav", root) == "alice"
+    assert speaker_of(f"{root}/bob.wav", root) == "bob"

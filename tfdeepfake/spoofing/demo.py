@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -77,14 +78,23 @@ def asterisk_sources(root: str = ASTERISK_DIR) -> list[Source]:
     return sources
 
 
+LIBRISPEECH_NAME = re.compile(r"^(\d+)-\d+-\d+$")  # SPEAKER-CHAPTER-UTTERANCE
+
+
+def speaker_of(path: str, root: str) -> str:
+    """LibriSpeech file names carry the speaker; otherwise the first folder level below ``root`` names it."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    match = LIBRISPEECH_NAME.match(stem)
+    if match:
+        return match.group(1)
+    parts = os.path.relpath(path, root).split(os.sep)
+    return parts[0] if len(parts) > 1 else stem
+
+
 def folder_sources(root: str) -> list[Source]:
-    """Recordings below ``root``; the first folder level names the speaker (LibriSpeech: SPEAKER/CHAPTER/*)."""
-    sources = []
-    for index, path in enumerate(find_audio(root)):
-        parts = os.path.relpath(path, root).split(os.sep)
-        speaker = parts[0] if len(parts) > 1 else os.path.splitext(parts[0])[0]
-        sources.append(Source(path, speaker, SENTENCES[index % len(SENTENCES)], 0))
-    return sources
+    """Recordings below ``root`` with their speakers (:func:`speaker_of`)."""
+    return [Source(path, speaker_of(path, root), SENTENCES[index % len(SENTENCES)], 0)
+            for index, path in enumerate(find_audio(root))]
 
 
 def read_source(source: Source, rate: int) -> np.ndarray:
