@@ -67,7 +67,8 @@ def _augment_batch(inputs, labels, seed, config: AugmentConfig, features_on_host
     """SpecAugment on host features; MixUp/CutMix on features, or on waveforms as (batch, samples, 1)."""
     mask_seed, mix_seed, cut_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     if config.spec_augment_p and features_on_host:
-        inputs = spec.spec_augment(inputs, mask_seed, p=config.spec_augment_p)
+        # masks take the batch's mean level (0 would be full scale for dB features)
+        inputs = spec.spec_augment(inputs, mask_seed, mask_value=tf.reduce_mean(inputs), p=config.spec_augment_p)
     as_frames = inputs if features_on_host else inputs[..., None]
     if config.mixup_p:
         as_frames, labels = spec.mixup(as_frames, labels, mix_seed, config.mixup_alpha, p=config.mixup_p)
