@@ -1,6 +1,7 @@
 """TFRecord round trip, manifest, verify, failures, strict mode and resume after a real kill."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -169,3 +170,21 @@ def test_killed_build_resumes_to_the_same_result(tmp_path):
     assert a.keys() == b.keys() and len(a) == 300
     for key in a:
         np.testing.assert_array_equal(a[key]["audio"].numpy(), b[key]["audio"].numpy())
+
+
+def test_offline_conditions_add_marked_copies_in_the_same_fold(tmp_path):
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (apt-get install ffmpeg)")
+    csv_path = make_corpus(tmp_path, count=9)
+    _, manifest = build(csv_path, tmp_path / "out", conditions=("ulaw",))
+    examples = read_all(tmp_path / "out")
+    assert manifest["records"] == 2 * 9 and len(examples) == 18
+    for utt, example in examples.items():
+        if utt.endswith("+ulaw"):
+            original = examples[utt[: -len("+ulaw")]]
+            assert example["condition"].numpy() == b"ulaw"
+            assert int(example["fold"]) == int(original["fold"])
+            assert example["num_samples"] == original["num_samples"]
+            assert not np.array_equal(example["audio"].numpy(), original["audio"].numpy())
+    with pytest.raises(ValueError, match="unknown condition 'vinyl'"):
+        build(csv_path, tmp_path / "other", conditions=("vinyl",))

@@ -13,6 +13,7 @@ import sys
 import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 
 from . import records
+from .augment import offline
 from .corpora import READERS, assign_folds, read_corpus
 
 
@@ -31,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-seconds", type=float, help="files longer than this are reported and skipped")
     parser.add_argument("--shard-mb", type=float, default=150.0, help="target decoded size of one shard")
     parser.add_argument("--workers", type=int, help="processes (default: all cores)")
+    parser.add_argument("--conditions", nargs="+", default=[], metavar="NAME",
+                        help="offline augmentation: one extra copy of every utterance per condition (g722, gsm, "
+                             "opus_6k/12k/24k, mp3_32k, aac_32k, alaw, ulaw, amrnb_7k95, speed_0.9/1.1, "
+                             "tempo_0.9/1.1, room), marked in its condition field")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad file instead of reporting it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -56,12 +61,14 @@ def run_build(args) -> dict:
     problems = [{"kind": p.kind, "where": p.where, "detail": p.detail} for p in listing.problems]
     provenance = {
         "dataset": args.dataset, "root": args.root, "folds": args.folds, "seed": args.seed,
+        "conditions": list(args.conditions),
         "reader": {"name": args.dataset, "options": {k: v for k, v in options.items() if v is not None}},
         "protocol_problems": problems,
     }
     manifest = records.build(listing.utterances, folds, args.out, sample_rate=args.sample_rate,
                              shard_mb=args.shard_mb, max_seconds=args.max_seconds, workers=args.workers,
-                             strict=args.strict, provenance=provenance, progress=not args.quiet)
+                             strict=args.strict, provenance=provenance, progress=not args.quiet,
+                             conditions=tuple(args.conditions))
     print(f"{manifest['records']} records, {manifest['hours']:.3f} h in {len(manifest['shards'])} shards; "
           f"{len(manifest['failures'])} files failed; manifest: {args.out}/{records.MANIFEST}", file=sys.stderr)
     return manifest
@@ -79,7 +86,7 @@ def main(argv=None) -> int:
         return 1 if problems else 0
     try:
         run_build(build_parser().parse_args(argv))
-    except (records.BuildError, FileNotFoundError, ValueError) as error:
+    except (records.BuildError, FileNotFoundError, ValueError, offline.ToolMissing) as error:
         raise SystemExit(f"error: {error}")
     return 0
 

@@ -13,12 +13,13 @@ import time
 import uuid
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import tensorflow as tf
 
 from .audio import AudioError, PCM_SCALE, load_audio, to_int16
+from .augment import offline
 from .corpora.base import METADATA_FIELDS, Utterance
 
 MANIFEST = "manifest.json"
@@ -137,16 +138,42 @@ def _write_json_atomic(path: str, payload: dict) -> None:
     tf.io.gfile.rename(temporary, path, overwrite=True)
 
 
-def _decode(utterance: Utterance, sample_rate: int, max_seconds: float | None):
-    """Samples of one utterance, or the AudioError that explains why there are none."""
+def _decode(utterance: Utterance, sample_rate: int, max_seconds: float | None, copies: dict[str, str]):
+    """Samples of one utterance (through its offline condition when it is an augmented copy), or the error
+    that explains why there are none."""
     try:
-        return load_audio(utterance.path, sample_rate, max_seconds)[0]
-    except AudioError as error:
+        samples = load_audio(utterance.path, sample_rate, max_seconds)[0]
+        if utterance.utt_id in copies:
+            seed = int(hashlib.sha256(utterance.utt_id.encode()).hexdigest()[:8], 16)
+            samples = offline.apply_condition(samples, sample_rate, copies[utterance.utt_id], seed)
+        return samples
+    except (AudioError, offline.ToolFailed) as error:
         return error
 
 
+def augmented_copies(utterances: list[Utterance], folds: dict[str, int], conditions) -> tuple[list, dict, dict]:
+    """Utterances, folds and {copy id: condition} with one copy per offline condition of every utterance.
+
+    A copy keeps its original's fold (so speakers stay grouped) and names its condition in ``condition``.
+    """
+    unknown = sorted(set(conditions) - set(offline.CONDITIONS))
+    if unknown:
+        raise ValueError(f"unknown condition {unknown[0]!r}; choose from {list(offline.CONDITIONS)}")
+    for condition in conditions:
+        offline.require(condition)
+    copies, all_folds, names = [], dict(folds), {}
+    for condition in conditions:
+        for utterance in utterances:
+            copy = replace(utterance, utt_id=f"{utterance.utt_id}+{condition}",
+                           condition="+".join(filter(None, (utterance.condition, condition))))
+            copies.append(copy)
+            all_folds[copy.utt_id] = folds[utterance.utt_id]
+            names[copy.utt_id] = condition
+    return list(utterances) + copies, all_folds, names
+
+
 def decoded_stream(utterances, sample_rate: int, max_seconds: float | None, pool: ThreadPoolExecutor,
-                   lookahead: int):
+                   lookahead: int, copies: dict[str, str] | None = None):
     """(utterance, samples or AudioError) in input order, decoded ``lookahead`` files ahead on ``pool``.
 
     libsndfile, soxr and numpy release the GIL, so threads keep every core busy without the start-up
@@ -155,14 +182,14 @@ def decoded_stream(utterances, sample_rate: int, max_seconds: float | None, pool
     pending: deque = deque()
     queue = iter(utterances)
     for utterance in queue:
-        pending.append((utterance, pool.submit(_decode, utterance, sample_rate, max_seconds)))
+        pending.append((utterance, pool.submit(_decode, utterance, sample_rate, max_seconds, copies or {})))
         if len(pending) >= lookahead:
             break
     while pending:
         utterance, future = pending.popleft()
         following = next(queue, None)
         if following is not None:
-            pending.append((following, pool.submit(_decode, following, sample_rate, max_seconds)))
+            pending.append((following, pool.submit(_decode, following, sample_rate, max_seconds, copies or {})))
         yield utterance, future.result()
 
 
@@ -175,7 +202,7 @@ def write_shard(out_dir: str, plan: ShardPlan, decoded, sample_rate: int, strict
     try:
         with tf.io.TFRecordWriter(temporary) as writer:
             for utterance, samples in itertools.islice(decoded, len(plan.utterances)):
-                if isinstance(samples, AudioError):
+                if isinstance(samples, Exception):
                     if strict:
                         raise BuildError(f"--strict: {samples}")
                     failures.append({"utt_id": utterance.utt_id, "path": utterance.path, "reason": str(samples)})
@@ -212,16 +239,18 @@ def _shard_done(out_dir: str, plan: ShardPlan) -> dict | None:
 
 def build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, sample_rate: int = 16000,
           shard_mb: float = 150.0, max_seconds: float | None = None, workers: int | None = None,
-          strict: bool = False, provenance: dict | None = None, progress: bool = True) -> dict:
+          strict: bool = False, provenance: dict | None = None, progress: bool = True, conditions=()) -> dict:
     """Write the shards (resuming any finished ones) and the manifest; returns the manifest.
 
     ``workers`` decoding threads (default: one per core) feed the writer, which writes shards in order.
+    ``conditions`` (offline augmentation names) add one copy of every utterance per condition.
     """
     out_dir = out_dir.rstrip("/")
+    utterances, folds, copies = augmented_copies(utterances, folds, conditions)
     tf.io.gfile.makedirs(f"{out_dir}/{PROGRESS_DIR}")
     plans = plan_shards(utterances, folds, shard_mb)
     settings = {"sample_rate": sample_rate, "max_seconds": max_seconds, "shard_mb": shard_mb,
-                "format_version": FORMAT_VERSION}
+                "format_version": FORMAT_VERSION, "conditions": list(conditions)}
     digest = _plan_digest(plans, settings)
     plan_file = f"{out_dir}/{PROGRESS_DIR}/plan.json"
     if tf.io.gfile.exists(plan_file):
@@ -241,7 +270,7 @@ def build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, s
     bar = _progress_bar(total, total - sum(len(p.utterances) for p in todo), progress)
     with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
         decoded = decoded_stream((u for p in todo for u in p.utterances), sample_rate, max_seconds,
-                                 pool, lookahead=4 * workers)
+                                 pool, lookahead=4 * workers, copies=copies)
         try:
             for plan in todo:
                 done[plan.name] = write_shard(out_dir, plan, decoded, sample_rate, strict)

@@ -139,6 +139,21 @@ def room(samples: np.ndarray, rate: int, seed: int) -> np.ndarray:
     return out[: len(samples) + int(rt60 * rate)].astype(np.float32)
 
 
+def require(name: str) -> None:
+    """Raise :class:`ToolMissing` now (before a long build) when condition ``name`` cannot run here."""
+    if name in CODECS:
+        _tool(CODECS[name].tool)
+    elif name in SPEEDS or name in TEMPOS:
+        _tool("sox")
+    elif name == "room":
+        try:
+            import pyroomacoustics  # noqa: F401
+        except ImportError as error:
+            raise ToolMissing(f"pyroomacoustics is not installed: {INSTALL['pyroomacoustics']}") from error
+    else:
+        raise ValueError(f"unknown condition {name!r}; choose from {list(CONDITIONS)}")
+
+
 def apply_condition(samples: np.ndarray, rate: int, name: str, seed: int = 0) -> np.ndarray:
     """Apply the named condition (one of :data:`CONDITIONS`)."""
     if name in CODECS:
