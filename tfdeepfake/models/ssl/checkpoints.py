@@ -1,0 +1,158 @@
+"""Load Hugging Face speech checkpoints into TensorFlow without torch.
+
+- WavLM (no TF class in transformers): ``config.json`` + ``model.safetensors`` mapped onto
+  :mod:`tfdeepfake.models.ssl.wavlm`; ``pytorch_model.bin`` needs one conversion with
+  ``python -m tfdeepfake.models.ssl.convert SRC DST`` (torch at conversion time only).
+- Wav2Vec2: transformers' own TF classes, which read PyTorch safetensors without torch (4.54.1).
+A local folder always works; a hub name is downloaded first (users with internet).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from .wavlm import WavLMConfig, WavLMForXVector, WavLMModel
+
+WEIGHTS = "model.safetensors"
+
+
+def resolve(path_or_name: str) -> str:
+    """A local folder as it is; a hub name (``microsoft/wavlm-base-plus``) downloaded with huggingface_hub."""
+    if os.path.isdir(path_or_name):
+        return path_or_name
+    if os.path.exists(path_or_name) or path_or_name.startswith((".", "/")):
+        raise FileNotFoundError(f"{path_or_name}: not a checkpoint folder (config.json + {WEIGHTS})")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(path_or_name, allow_patterns=["*.json", "*.safetensors", "*.bin", "*.h5"])
+    except Exception as error:  # no network, unknown repository, ...
+        raise ConnectionError(f"{path_or_name}: could not download from the Hugging Face hub ({error}); "
+                              "download it where you have internet and pass the local folder") from error
+
+
+def read_checkpoint(folder: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """(config.json as dict, state dict of numpy arrays) from ``folder``'s safetensors."""
+    weights = os.path.join(folder, WEIGHTS)
+    if not os.path.isfile(weights):
+        if os.path.isfile(os.path.join(folder, "pytorch_model.bin")):
+            raise FileNotFoundError(f"{folder}: only pytorch_model.bin found; convert it once with "
+                                    f"python -m tfdeepfake.models.ssl.convert {folder} {folder}")
+        raise FileNotFoundError(f"{weights}: not found")
+    from safetensors.numpy import load_file
+
+    with open(os.path.join(folder, "config.json")) as handle:
+        return json.load(handle), load_file(weights)
+
+
+def _linear(layer, state, name):
+    return [(layer.kernel, state[f"{name}.weight"].T), (layer.bias, state[f"{name}.bias"])]
+
+
+def _norm(layer, state, name):
+    return [(layer.gamma, state[f"{name}.weight"]), (layer.beta, state[f"{name}.bias"])]
+
+
+def positional_kernel(state, name: str) -> np.ndarray:
+    """The positional conv kernel with weight norm (dim=2) folded in, as (kernel, in/groups, out)."""
+    if f"{name}.weight_g" in state:
+        g, v = state[f"{name}.weight_g"], state[f"{name}.weight_v"]
+    elif f"{name}.parametrizations.weight.original0" in state:
+        g, v = state[f"{name}.parametrizations.weight.original0"], state[f"{name}.parametrizations.weight.original1"]
+    else:
+        return state[f"{name}.weight"].transpose(2, 1, 0)
+    weight = g * v / np.linalg.norm(v, axis=(0, 1), keepdims=True)
+    return weight.transpose(2, 1, 0)
+
+
+def wavlm_assignments(model: WavLMModel, state: dict, prefix: str = "") -> list:
+    """(variable, value) pairs mapping transformers' WavLM parameter names onto ``model``."""
+    config, p = model.config, prefix
+    pairs = []
+    for i, (conv, norm) in enumerate(zip(model.feature_extractor.convs, model.feature_extractor.norms)):
+        base = f"{p}feature_extractor.conv_layers.{i}"
+        pairs.append((conv.kernel, state[f"{base}.conv.weight"].transpose(2, 1, 0)))
+        if config.conv_bias:
+            pairs.append((conv.bias, state[f"{base}.conv.bias"]))
+        if norm is not None:
+            pairs += _norm(norm, state, f"{base}.layer_norm")
+    pairs += _norm(model.projection_norm, state, f"{p}feature_projection.layer_norm")
+    pairs += _linear(model.projection, state, f"{p}feature_projection.projection")
+    conv = model.pos_conv_embed.conv
+    pairs += [(conv.kernel, positional_kernel(state, f"{p}encoder.pos_conv_embed.conv")),
+              (conv.bias, state[f"{p}encoder.pos_conv_embed.conv.bias"])]
+    pairs += _norm(model.encoder_norm, state, f"{p}encoder.layer_norm")
+    for i, layer in enumerate(model.encoder_layers):
+        base = f"{p}encoder.layers.{i}"
+        attention = layer.attention
+        for projection in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            pairs += _linear(getattr(attention, projection), state, f"{base}.attention.{projection}")
+        pairs += _linear(attention.gru_rel_pos_linear, state, f"{base}.attention.gru_rel_pos_linear")
+        pairs.append((attention.gru_rel_pos_const, state[f"{base}.attention.gru_rel_pos_const"]))
+        if attention.has_relative_position_bias:
+            pairs.append((attention.rel_attn_embed, state[f"{base}.attention.rel_attn_embed.weight"]))
+        pairs += _norm(layer.layer_norm, state, f"{base}.layer_norm")
+        pairs += _norm(layer.final_layer_norm, state, f"{base}.final_layer_norm")
+        pairs += _linear(layer.intermediate_dense, state, f"{base}.feed_forward.intermediate_dense")
+        pairs += _linear(layer.output_dense, state, f"{base}.feed_forward.output_dense")
+    return pairs
+
+
+def xvector_assignments(model: WavLMForXVector, state: dict) -> list:
+    head, config = model.head, model.head.config
+    pairs = wavlm_assignments(model.wavlm, state, "wavlm.") + _linear(head.projector, state, "projector")
+    for i, (layer, dim, kernel) in enumerate(zip(head.tdnn, config.tdnn_dim, config.tdnn_kernel)):
+        weight = state[f"tdnn.{i}.kernel.weight"]  # (out, kernel * in), laid out as (out, kernel, in)
+        pairs += [(layer.kernel, weight.reshape(dim, kernel, -1).transpose(1, 2, 0)),
+                  (layer.bias, state[f"tdnn.{i}.kernel.bias"])]
+    pairs += _linear(head.feature_extractor, state, "feature_extractor") + _linear(head.classifier, state,
+                                                                                   "classifier")
+    if config.use_weighted_layer_sum:
+        pairs.append((head.layer_weights, state["layer_weights"]))
+    return pairs
+
+
+def _assign(pairs: list) -> None:
+    for variable, value in pairs:
+        if tuple(variable.shape) != value.shape:
+            raise ValueError(f"{variable.name}: checkpoint shape {value.shape} != model shape {tuple(variable.shape)}")
+        variable.assign(value.astype(np.float32))
+
+
+def load_wavlm(path_or_name: str) -> WavLMModel:
+    """A WavLM backbone from a checkpoint folder or hub name (WavLMModel or a task model's ``wavlm.`` weights)."""
+    config_dict, state = read_checkpoint(resolve(path_or_name))
+    model = WavLMModel(WavLMConfig.from_dict(config_dict), name="wavlm")
+    model(tf.zeros([1, 16000]))
+    prefix = "wavlm." if any(k.startswith("wavlm.") for k in state) else ""
+    _assign(wavlm_assignments(model, state, prefix))
+    return model
+
+
+def load_wavlm_xvector(path_or_name: str) -> WavLMForXVector:
+    """WavLMForXVector (e.g. microsoft/wavlm-base-sv) with its TDNN / embedding / classifier weights."""
+    config_dict, state = read_checkpoint(resolve(path_or_name))
+    config = WavLMConfig.from_dict(config_dict)
+    model = WavLMForXVector(config, num_labels=state["classifier.weight"].shape[0], name="wavlm_xvector")
+    model(tf.zeros([1, 16000]))
+    _assign(xvector_assignments(model, state))
+    return model
+
+
+def load_wav2vec2(path_or_name: str, task: str = "model"):
+    """transformers' TF Wav2Vec2 (``model`` or ``sequence_classification``) from TF weights, or from PyTorch
+    safetensors without torch (``from_pt``)."""
+    import transformers
+
+    classes = {"model": transformers.TFWav2Vec2Model,
+               "sequence_classification": transformers.TFWav2Vec2ForSequenceClassification}
+    if task not in classes:
+        raise ValueError(f"task must be one of {sorted(classes)}, got {task!r}")
+    folder = resolve(path_or_name)
+    # PyTorch-format safetensors load through transformers' numpy path (from_pt=False); only a lone
+    # pytorch_model.bin needs from_pt, which imports torch
+    native = any(os.path.isfile(os.path.join(folder, f)) for f in ("tf_model.h5", WEIGHTS))
+    return classes[task].from_pretrained(folder, from_pt=not native)
