@@ -92,25 +92,42 @@ def run(config: ExperimentConfig) -> dict:
         steps = _count(manifest, data.train_splits, data.train_folds) // batch_size
     if steps < 1:
         raise ConfigError(f"data.batch_size: the global batch {batch_size} is larger than the training set")
-    schedule = training.WarmupDecay(train_cfg.learning_rate, int(train_cfg.warmup_epochs * steps),
-                                    train_cfg.epochs * steps, train_cfg.schedule, train_cfg.final_lr_ratio)
     with strategy.scope():
         model = build_model(config.model.name, config.features, data.crop_samples,
                             features_input=host_features is not None, **config.model.params)
-        model.compile(optimizer=tf.keras.optimizers.Adam(schedule, weight_decay=train_cfg.weight_decay or None),
-                      loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
-                      metrics=[tf.keras.metrics.AUC(from_logits=True, name="auc")])
+        compile_model(model, train_cfg, train_cfg.learning_rate, steps, train_cfg.epochs)
     weights = None if data.balanced or not train_cfg.class_weighting else \
         class_weights(manifest, data.train_splits, data.train_folds)
     print(f"{config.model.name}: {model.count_params():,} parameters; strategy {type(strategy).__name__} "
           f"({strategy.num_replicas_in_sync} replicas, global batch {batch_size}), precision {policy}; "
           f"{steps} steps/epoch", file=sys.stderr)
-    history = model.fit(train_data.repeat() if data.balanced or train_cfg.steps_per_epoch else train_data,
-                        epochs=train_cfg.epochs, steps_per_epoch=steps if (data.balanced or train_cfg.steps_per_epoch)
-                        else None, class_weight=weights,
-                        callbacks=training.callbacks(train_cfg.run_dir, dev_data, train_cfg.early_stopping_patience),
-                        verbose=2 if os.environ.get("CI") else 1)
-    return finish(config, model, host_features, history.history)
+    endless = data.balanced or train_cfg.steps_per_epoch
+
+    def fit(initial_epoch: int, epochs: int) -> dict:
+        return model.fit(train_data.repeat() if endless else train_data, initial_epoch=initial_epoch,
+                         epochs=epochs, steps_per_epoch=steps if endless else None, class_weight=weights,
+                         callbacks=training.callbacks(train_cfg.run_dir, dev_data, train_cfg.early_stopping_patience),
+                         verbose=2 if os.environ.get("CI") else 1).history
+
+    history = fit(0, train_cfg.epochs)
+    if train_cfg.finetune_epochs > 0:  # stage 2: open the top layers of the SSL backbone, lower learning rate
+        from .models.ssl.classifier import unfreeze_top
+
+        with strategy.scope():
+            unfreeze_top(model, train_cfg.finetune_layers)
+            compile_model(model, train_cfg, train_cfg.finetune_learning_rate, steps, train_cfg.finetune_epochs)
+        stage2 = fit(train_cfg.epochs, train_cfg.epochs + train_cfg.finetune_epochs)
+        history = {key: history.get(key, []) + values for key, values in stage2.items()}
+    return finish(config, model, host_features, history)
+
+
+def compile_model(model: tf.keras.Model, train_cfg, peak: float, steps: int, epochs: int) -> None:
+    """Adam with warm-up + decay over ``epochs``, binary cross-entropy on the logit (soft labels allowed)."""
+    schedule = training.WarmupDecay(peak, int(train_cfg.warmup_epochs * steps), epochs * steps,
+                                    train_cfg.schedule, train_cfg.final_lr_ratio)
+    model.compile(optimizer=tf.keras.optimizers.Adam(schedule, weight_decay=train_cfg.weight_decay or None),
+                  loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=[tf.keras.metrics.AUC(from_logits=True, name="auc")])
 
 
 def finish(config: ExperimentConfig, model: tf.keras.Model, host_features, history: dict) -> dict:

@@ -7,9 +7,10 @@ from .conformer import build_conformer, build_contextnet
 from .efficientnet import build_efficientnet
 from .lcnn import build_lcnn
 from .resnet import build_resnet
+from .ssl.classifier import build_ssl_classifier
 
 BUILDERS = {"lcnn": build_lcnn, "resnet": build_resnet, "efficientnet": build_efficientnet,
-            "conformer": build_conformer, "contextnet": build_contextnet}
+            "conformer": build_conformer, "contextnet": build_contextnet, "ssl": build_ssl_classifier}
 
 
 def build_model(name: str, feature_config, input_samples: int, features_input: bool = False, **params):

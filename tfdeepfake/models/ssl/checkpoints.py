@@ -122,10 +122,10 @@ def _assign(pairs: list) -> None:
         variable.assign(value.astype(np.float32))
 
 
-def load_wavlm(path_or_name: str) -> WavLMModel:
+def load_wavlm(path_or_name: str, name: str = "wavlm") -> WavLMModel:
     """A WavLM backbone from a checkpoint folder or hub name (WavLMModel or a task model's ``wavlm.`` weights)."""
     config_dict, state = read_checkpoint(resolve(path_or_name))
-    model = WavLMModel(WavLMConfig.from_dict(config_dict), name="wavlm")
+    model = WavLMModel(WavLMConfig.from_dict(config_dict), name=name)
     model(tf.zeros([1, 16000]))
     prefix = "wavlm." if any(k.startswith("wavlm.") for k in state) else ""
     _assign(wavlm_assignments(model, state, prefix))
