@@ -26,7 +26,9 @@ TINY = {"lcnn": {"width": 0.125, "dropout": 0.0},
         "resnet": {"channels": [4, 8], "blocks_per_stage": 1, "dropout": 0.0},
         "efficientnet": {"dropout": 0.0},
         "conformer": {"encoder": TINY_CONFORMER, "dropout": 0.0},
-        "contextnet": {"encoder": TINY_CONTEXTNET, "dropout": 0.0}}
+        "contextnet": {"encoder": TINY_CONTEXTNET, "dropout": 0.0},
+        "ssl": {"checkpoint": str(ROOT / "tests" / "fixtures" / "ssl" / "wavlm_base"), "train_layers": 2,
+                "dropout": 0.0}}
 
 
 def toy_batch(samples=8000, batch=16, seed=0):
@@ -49,6 +51,10 @@ def toy_batch(samples=8000, batch=16, seed=0):
 def test_each_model_builds_and_its_loss_falls(name, features_input):
     if name == "efficientnet" and features_input:
         pytest.skip("EfficientNet-B0 is the slowest to train here; its waveform-input case covers the builder")
+    if name == "ssl" and features_input:
+        with pytest.raises(ValueError, match="waveforms"):
+            build_model(name, FeatureConfig(), 8000, True, **TINY[name])
+        return
     tf.keras.utils.set_random_seed(0)
     features = FeatureConfig(kind="lfcc", n_fft=512, win_length=320, n_mels=20, n_coeffs=20, deltas=True) \
         if name == "lcnn" else FeatureConfig(kind="logmel", n_mels=32)
