@@ -78,3 +78,15 @@ def test_embedding_head_learns_to_separate_with_triplets():
     assert losses[-1] < 0.5 * losses[0]
     norms = np.linalg.norm(head(features).numpy(), axis=1)
     np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+
+
+def test_am_softmax_matches_the_published_formula():
+    from tfdeepfake.models.heads import am_softmax_loss
+
+    rng = np.random.default_rng(3)
+    x, w, labels = rng.standard_normal((6, 4)), rng.standard_normal((4, 3)), rng.integers(0, 3, 6)
+    cosine = (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (w / np.linalg.norm(w, axis=0, keepdims=True))
+    logits = 30.0 * (cosine - 0.4 * np.eye(3)[labels])
+    expected = np.mean(np.log(np.exp(logits).sum(1)) - logits[np.arange(6), labels])
+    got = float(am_softmax_loss(tf.constant(x, tf.float32), tf.constant(labels), tf.constant(w, tf.float32)))
+    assert got == pytest.approx(expected, rel=1e-4)

@@ -90,3 +90,13 @@ def supervised_contrastive_loss(embeddings, labels, temperature: float = 0.1):
     per_anchor = -tf.reduce_sum(positives * log_prob, axis=1) / tf.maximum(count, 1.0)
     has = tf.cast(count > 0, tf.float32)
     return tf.reduce_sum(per_anchor * has) / tf.maximum(tf.reduce_sum(has), 1.0)
+
+
+def am_softmax_loss(embeddings, labels, weight, scale: float = 30.0, margin: float = 0.4):
+    """Additive-margin softmax (as transformers' ``AMSoftmaxLoss`` of the x-vector models): cosine logits
+    between normalised embeddings and normalised class weights (dim, classes), ``margin`` subtracted from the
+    true class, times ``scale``, then cross-entropy."""
+    cosine = tf.matmul(tf.math.l2_normalize(embeddings, axis=1), tf.math.l2_normalize(weight, axis=0))
+    onehot = tf.one_hot(tf.reshape(tf.cast(labels, tf.int32), [-1]), tf.shape(weight)[1])
+    logits = scale * (cosine - margin * onehot)
+    return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(onehot, logits))
