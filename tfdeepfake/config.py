@@ -57,6 +57,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     class_weighting: bool = True
     early_stopping_patience: int = 5
+    objective: str = "bce"  # bce | triplet | supcon (metric loss on a 128-d head, plus the logit's BCE)
+    metric_margin: float = 0.3
+    metric_weight: float = 1.0
     finetune_layers: int = 0  # SSL models, stage 2: unfreeze the top N transformer layers ...
     finetune_epochs: int = 0  # ... for this many more epochs ...
     finetune_learning_rate: float = 1e-5  # ... at this peak learning rate (warm-up, then the same decay)

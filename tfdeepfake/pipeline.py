@@ -46,6 +46,7 @@ class InputConfig:
     batch_size: int = 32
     sample_rate: int = 16000
     balanced: bool = False  # draw bona fide and spoof 1:1 (infinite dataset: give fit steps_per_epoch)
+    paired: bool = False  # inputs (batch, 2, ...): the clean crop and its augmented copy (triplet training)
     shuffle_buffer: int = 2048
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -87,7 +88,8 @@ def train_dataset(config: InputConfig, features: FeatureConfig | None = None, se
     """Batches of (inputs, bona fide probability) for ``fit``.
 
     ``inputs`` are waveforms (batch, crop_samples), or host-computed features (batch, frames, bins) when
-    ``features`` is given (``FeatureConfig.where == 'host'``). ``batch_size`` is per input pipeline.
+    ``features`` is given (``FeatureConfig.where == 'host'``); with ``paired`` a second axis of 2 holds the
+    clean crop and its augmented copy. ``batch_size`` is per input pipeline.
     """
     examples = records.load_dataset(config.tfrecords, config.splits, config.folds, seed=seed,
                                     input_context=input_context, deterministic=True, pcm=True)
@@ -102,9 +104,10 @@ def train_dataset(config: InputConfig, features: FeatureConfig | None = None, se
 
     def prepare(example, seed_pair):
         crop_seed, augment_seed = tf.unstack(tf.random.experimental.stateless_split(seed_pair, 2))
-        audio = records.pcm_to_float(wave.random_crop(example["audio"], crop_seed, crop))
-        audio = _augment_wave(audio, augment_seed, augment, rate)
-        return tf.ensure_shape(audio, [crop]), tf.cast(example["label_id"], tf.float32)
+        clean = records.pcm_to_float(wave.random_crop(example["audio"], crop_seed, crop))
+        audio = _augment_wave(clean, augment_seed, augment, rate)
+        audio = tf.stack([clean, audio]) if config.paired else audio
+        return tf.ensure_shape(audio, [2, crop] if config.paired else [crop]), tf.cast(example["label_id"], tf.float32)
 
     batches = (tf.data.Dataset.zip((examples, _seeds(seed)))
                .map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -113,6 +116,8 @@ def train_dataset(config: InputConfig, features: FeatureConfig | None = None, se
 
     def finish(audio, labels, seed_pair):
         inputs = frontend(audio) if frontend is not None else audio
+        if config.paired:  # batch mixing would break the anchor / positive correspondence
+            return inputs, labels
         return _augment_batch(inputs, labels, seed_pair, augment, frontend is not None)
 
     batches = tf.data.Dataset.zip((batches, _seeds(seed + 1))).map(

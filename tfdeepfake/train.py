@@ -79,8 +79,11 @@ def run(config: ExperimentConfig) -> dict:
     batch_size = global_batch_size(data.batch_size, strategy)  # per replica x replicas
     base = dict(tfrecords=data.tfrecords, crop_samples=data.crop_samples, batch_size=batch_size,
                 sample_rate=data.sample_rate)
+    if train_cfg.objective not in ("bce", "triplet", "supcon"):
+        raise ConfigError(f"train.objective: 'bce', 'triplet' or 'supcon', got {train_cfg.objective!r}")
+    paired = train_cfg.objective != "bce"
     train_input = InputConfig(splits=data.train_splits, folds=data.train_folds, balanced=data.balanced,
-                              shuffle_buffer=data.shuffle_buffer, augment=config.augment, **base)
+                              shuffle_buffer=data.shuffle_buffer, augment=config.augment, paired=paired, **base)
     train_data = train_dataset(train_input, host_features, seed=train_cfg.seed)
     dev_input = InputConfig(splits=data.dev_splits, folds=data.dev_folds, **base)
     dev_data = eval_dataset(dev_input, host_features, data.eval_windows_hop)
@@ -95,10 +98,15 @@ def run(config: ExperimentConfig) -> dict:
     with strategy.scope():
         model = build_model(config.model.name, config.features, data.crop_samples,
                             features_input=host_features is not None, **config.model.params)
+        if paired:
+            from .models.triplet import TripletModel
+
+            model = TripletModel(model, margin=train_cfg.metric_margin, weight=train_cfg.metric_weight,
+                                 loss=train_cfg.objective)
         compile_model(model, train_cfg, train_cfg.learning_rate, steps, train_cfg.epochs)
     weights = None if data.balanced or not train_cfg.class_weighting else \
         class_weights(manifest, data.train_splits, data.train_folds)
-    print(f"{config.model.name}: {model.count_params():,} parameters; strategy {type(strategy).__name__} "
+    print(f"{config.model.name}: {getattr(model, 'base', model).count_params():,} parameters; strategy {type(strategy).__name__} "
           f"({strategy.num_replicas_in_sync} replicas, global batch {batch_size}), precision {policy}; "
           f"{steps} steps/epoch", file=sys.stderr)
     endless = data.balanced or train_cfg.steps_per_epoch
