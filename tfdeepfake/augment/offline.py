@@ -268,43 +268,45 @@ def augmented_copies(samples: np.ndarray, rate: int, conditions, seed: int = 0):
 
 # ------------------------------------------------------------------------------ G.711 without tools
 
-_MULAW_SEGMENT_ENDS = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF])
-_ALAW_SEGMENT_ENDS = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF])
-
-
-def linear_to_ulaw(pcm: np.ndarray) -> np.ndarray:
-    """16-bit linear PCM to G.711 mu-law bytes (ITU G.711 / Sun g711.c segment tables)."""
-    pcm = np.asarray(pcm, np.int32) >> 2
-    negative = pcm < 0
-    magnitude = np.minimum(np.where(negative, -pcm, pcm), 8159) + 33
-    segment = np.searchsorted(_MULAW_SEGMENT_ENDS, magnitude)
-    code = (segment << 4) | ((magnitude >> (segment + 1)) & 0xF)
-    return (code ^ np.where(negative, 0x7F, 0xFF)).astype(np.uint8)
-
-
 def ulaw_to_linear(code: np.ndarray) -> np.ndarray:
+    """G.711 mu-law bytes to 16-bit linear PCM (ITU G.711 expansion)."""
     u = ~np.asarray(code, np.int32) & 0xFF
     t = (((u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4)
     return np.where(u & 0x80, 0x84 - t, t - 0x84).astype(np.int16)
 
 
-def linear_to_alaw(pcm: np.ndarray) -> np.ndarray:
-    """16-bit linear PCM to G.711 A-law bytes (ITU G.711 / Sun g711.c segment tables)."""
-    pcm = np.asarray(pcm, np.int32) >> 3
-    negative = pcm < 0
-    magnitude = np.where(negative, -pcm - 1, pcm)
-    segment = np.searchsorted(_ALAW_SEGMENT_ENDS, magnitude)
-    mantissa = np.where(segment < 2, magnitude >> 1, magnitude >> np.maximum(segment, 1)) & 0xF
-    code = np.where(segment >= 8, 0x7F, (np.minimum(segment, 7) << 4) | mantissa)
-    return (code ^ np.where(negative, 0x55, 0xD5)).astype(np.uint8)
-
-
 def alaw_to_linear(code: np.ndarray) -> np.ndarray:
+    """G.711 A-law bytes to 16-bit linear PCM (ITU G.711 expansion)."""
     a = np.asarray(code, np.int32) ^ 0x55
     segment = (a & 0x70) >> 4
     t = ((a & 0x0F) << 4) + np.where(segment == 0, 8, 0x108)
     t = t << np.maximum(segment - 1, 0)
     return np.where(a & 0x80, t, -t).astype(np.int16)
+
+
+@lru_cache(maxsize=None)
+def _g711_table(law: str) -> np.ndarray:
+    """14-bit linear index -> code, each input going to the nearest output level (ffmpeg's pcm_tablegen)."""
+    decode, mask = (ulaw_to_linear, 0xFF) if law == "ulaw" else (alaw_to_linear, 0xD5)
+    levels = decode(np.arange(128) ^ mask).astype(np.int32)  # magnitudes, rising
+    bounds = (levels[:-1] + levels[1:] + 4) >> 3  # first 14-bit magnitude of the next code
+    magnitude = np.arange(8192)
+    step = np.searchsorted(bounds, magnitude, side="right")  # code index 0..127 per magnitude
+    table = np.empty(16384, np.uint8)
+    table[8192:] = step ^ mask
+    table[8192 - magnitude[1:]] = step[1:] ^ (mask ^ 0x80)
+    table[0] = table[1]
+    return table
+
+
+def linear_to_ulaw(pcm: np.ndarray) -> np.ndarray:
+    """16-bit linear PCM to G.711 mu-law bytes, rounding to the nearest level (as ffmpeg's pcm_mulaw)."""
+    return _g711_table("ulaw")[(np.asarray(pcm, np.int32) + 32768) >> 2]
+
+
+def linear_to_alaw(pcm: np.ndarray) -> np.ndarray:
+    """16-bit linear PCM to G.711 A-law bytes, rounding to the nearest level (as ffmpeg's pcm_alaw)."""
+    return _g711_table("alaw")[(np.asarray(pcm, np.int32) + 32768) >> 2]
 
 
 def g711_roundtrip(samples: np.ndarray, rate: int, law: str = "ulaw") -> np.ndarray:

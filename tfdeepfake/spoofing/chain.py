@@ -5,7 +5,7 @@ Steps, in order (all pure numpy except the optional G.722 codec, which uses ffmp
 1. resample to ``target_rate`` (soxr) and remove DC;
 2. loudness-normalise (so every codec pass sees the same level);
 3. ``codec_passes`` encode/decode round trips through ``codec`` (``"g722"`` via ffmpeg at 16 kHz, or
-   ``"mulaw"``: G.711 mu-law at 8 kHz in numpy);
+   ``"mulaw"``: G.711 mu-law at 8 kHz in numpy; both from :mod:`tfdeepfake.augment.offline`);
 4. trim leading/trailing silence (frames more than ``top_db`` below the loudest frame);
 5. pad ``pad_seconds`` of silence (zeros, or noise at ``noise_floor_dbfs``) at both ends;
 6. loudness-normalise again: active-speech RMS (``level="active_rms"``) or peak (``level="peak"``) to
@@ -18,7 +18,6 @@ condition) for the whole corpus.
 """
 from __future__ import annotations
 
-import shutil
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -118,14 +117,11 @@ def soft_limit(samples: np.ndarray, sample_rate: int, ceiling: float, window_sec
 
 
 def mulaw_roundtrip(samples: np.ndarray, sample_rate: int, mu: int = 255) -> np.ndarray:
-    """G.711 mu-law at 8 kHz: band-limit to 8 kHz, 8-bit companded quantisation, back to ``sample_rate``."""
-    narrow = resample(np.asarray(samples, dtype=np.float32), sample_rate, 8000).astype(np.float64)
-    x = np.clip(narrow, -1.0, 1.0)
-    companded = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
-    code = np.round((companded + 1.0) * 127.5)  # 256 levels
-    decoded = code / 127.5 - 1.0
-    expanded = np.sign(decoded) * ((1.0 + mu) ** np.abs(decoded) - 1.0) / mu
-    return resample(expanded.astype(np.float32), 8000, sample_rate)
+    """G.711 mu-law at 8 kHz in numpy (:func:`tfdeepfake.augment.offline.g711_roundtrip`, the same codes as
+    ffmpeg's pcm_mulaw): band-limit to 4 kHz, 8-bit segmented companding, back to ``sample_rate``."""
+    if mu != 255:
+        raise GeneratorInputError(CHAIN_ID, f"G.711 mu-law has mu = 255, not {mu}")
+    return offline.g711_roundtrip(samples, sample_rate, "ulaw")
 
 
 def g722_roundtrip(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -147,7 +143,8 @@ def codec_roundtrip(samples: np.ndarray, sample_rate: int, codec: str = "g722") 
 
 
 def codec_available(codec: str = "g722") -> bool:
-    return codec == "mulaw" or (codec == "g722" and shutil.which("ffmpeg") is not None)
+    """Whether the final chain can run ``codec`` here (mu-law needs no tool; G.722 needs ffmpeg)."""
+    return codec == "mulaw" or (codec == "g722" and offline.available("g722"))
 
 
 # ----------------------------------------------------------------------------------------------- chain
