@@ -169,24 +169,60 @@ def _banded(filters: np.ndarray) -> tuple[int, int, np.ndarray]:
 
 # ----------------------------------------------------------------------------- TensorFlow ops
 
+def frame_gather_map(num_samples: int, n_fft: int, hop_length: int, win_length: int, pad_mode: str):
+    """Centred framing as a gather: source indices (frames, win_length) and per-sample weights.
+
+    Frame ``t`` reads the samples ``t*hop - n_fft//2 + lpad + j`` of the unpadded wave. Constant padding is a
+    zero weight (indices clamped); reflect padding folds the index back (numpy's repeated reflection). The
+    weights carry the window, so framing, padding and windowing are one gather and one multiply.
+    """
+    frames = 1 + num_samples // hop_length
+    lpad = (n_fft - win_length) // 2
+    source = np.arange(frames)[:, None] * hop_length + np.arange(win_length)[None, :] + lpad - n_fft // 2
+    window = hann_window(win_length, win_length)[None, :]
+    inside = (source >= 0) & (source < num_samples)
+    if pad_mode == "constant":
+        return np.clip(source, 0, num_samples - 1).astype(np.int32), (window * inside).astype(np.float32)
+    period = 2 * (num_samples - 1)
+    folded = np.mod(source, period) if period else np.zeros_like(source)
+    folded = np.minimum(folded, period - folded)
+    return folded.astype(np.int32), np.broadcast_to(window, source.shape).astype(np.float32)
+
+
+@tf.function(jit_compile=True)
+def _windowed_frames(wave, indices, weights):
+    """Gather + window fused by XLA: one pass writing the frames (plain tf.gather is 7x slower on CPU)."""
+    return tf.gather(wave, indices, axis=-1) * weights
+
+
+@tf.function(jit_compile=True)
+def _spectral_power(spectrum, power):
+    """|X|**power fused by XLA into one pass over the complex spectrum (3-5x faster than unfused ops on CPU)."""
+    squared = tf.math.square(tf.math.real(spectrum)) + tf.math.square(tf.math.imag(spectrum))
+    return squared if power == 2.0 else tf.math.pow(squared, power / 2.0)
+
+
 def stft(wave, n_fft: int = 512, hop_length: int = 160, win_length: int | None = None, pad_mode: str = "constant",
          power: float = 2.0):
-    """|STFT|**power, shape (..., 1 + samples//hop, n_fft//2+1), like librosa.stft(center=True) with a periodic Hann window."""
+    """|STFT|**power, shape (..., 1 + samples//hop, n_fft//2+1), like librosa.stft(center=True) with a periodic Hann window.
+
+    With a static sample count, framing is one XLA-fused gather (see :func:`frame_gather_map`); a dynamic
+    count takes tf.pad + tf.signal.frame. Only the window's non-zero span is framed; rfft zero-pads to n_fft.
+    """
     win_length = n_fft if win_length is None else win_length
     wave = tf.convert_to_tensor(wave, tf.float32)
-    pad = n_fft // 2
-    paddings = [[0, 0]] * (wave.shape.rank - 1) + [[pad, pad]]
-    padded = tf.pad(wave, paddings, mode=pad_mode.upper())
-    # Only the window's non-zero span is framed; rfft zero-pads each frame back to n_fft.
-    lpad = (n_fft - win_length) // 2
-    frames = tf.signal.frame(padded[..., lpad:], win_length, hop_length, pad_end=False)
-    num_frames = 1 + wave.shape[-1] // hop_length
-    frames = frames[..., :num_frames, :] * hann_window(win_length, win_length).astype(np.float32)
-    spectrum = tf.signal.rfft(frames, fft_length=[n_fft])
-    if power == 2.0:
-        return tf.math.square(tf.math.real(spectrum)) + tf.math.square(tf.math.imag(spectrum))
-    magnitude = tf.math.abs(spectrum)
-    return magnitude if power == 1.0 else tf.math.pow(magnitude, power)
+    num_samples = wave.shape[-1]
+    if num_samples is not None:
+        indices, weights = frame_gather_map(num_samples, n_fft, hop_length, win_length, pad_mode)
+        frames = _windowed_frames(wave, indices, weights)
+    else:
+        pad = n_fft // 2
+        padded = tf.pad(wave, [[0, 0]] * (wave.shape.rank - 1) + [[pad, pad]], mode=pad_mode.upper())
+        lpad = (n_fft - win_length) // 2
+        frames = tf.signal.frame(padded[..., lpad:], win_length, hop_length, pad_end=False)
+        num_frames = 1 + tf.shape(wave)[-1] // hop_length
+        frames = frames[..., :num_frames, :] * hann_window(win_length, win_length).astype(np.float32)
+    return _spectral_power(tf.signal.rfft(frames, fft_length=[n_fft]), float(power))
 
 
 def power_to_db(power, floor: float = 1e-10, top_db: float | None = None):

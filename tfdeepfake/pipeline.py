@@ -22,7 +22,9 @@ class AugmentConfig:
 
     noise_p: float = 0.0
     noise_snr_db: tuple[float, float] = (5.0, 20.0)
-    noise_kind: str = "coloured"  # white | coloured
+    noise_kind: str = "coloured"  # white | coloured | folder (recordings under noise_dir)
+    noise_dir: str | None = None
+    noise_bank_rows: int = 16  # rows of 2 crops each; clips take random excerpts (see wave.noise_bank)
     gain_p: float = 0.0
     gain_db: tuple[float, float] = (-6.0, 6.0)
     telephony_p: float = 0.0
@@ -33,6 +35,12 @@ class AugmentConfig:
     mixup_alpha: float = 0.4
     cutmix_p: float = 0.0
     cutmix_alpha: float = 1.0
+
+    def __post_init__(self):
+        if self.noise_kind not in ("white", "coloured", "folder"):
+            raise ValueError(f"noise_kind must be 'white', 'coloured' or 'folder', got {self.noise_kind!r}")
+        if self.noise_kind == "folder" and not self.noise_dir:
+            raise ValueError("noise_kind 'folder' needs noise_dir: a folder of noise recordings")
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,20 @@ class InputConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
-def _augment_wave(audio, seed, config: AugmentConfig, sample_rate: int):
+def noise_bank(config: AugmentConfig, crop_samples: int, sample_rate: int, seed: int) -> tf.Tensor | None:
+    """The pipeline's noise source, made once: seeded synthetic white/coloured noise or the recordings in
+    ``noise_dir``, as rows of two crops that each clip cuts a random excerpt from."""
+    if not config.noise_p:
+        return None
+    if config.noise_kind == "folder":
+        return tf.constant(wave.noise_bank_from_folder(config.noise_dir, sample_rate, 2 * crop_samples))
+    return wave.noise_bank(tf.constant([seed, 1]), config.noise_bank_rows, 2 * crop_samples, config.noise_kind)
+
+
+def _augment_wave(audio, seed, config: AugmentConfig, sample_rate: int, bank):
     noise_seed, gain_seed, phone_seed, boost_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
     if config.noise_p:
-        audio = wave.add_noise(audio, noise_seed, config.noise_snr_db, config.noise_kind, p=config.noise_p)
+        audio = wave.add_noise(audio, noise_seed, config.noise_snr_db, "bank", bank=bank, p=config.noise_p)
     if config.gain_p:
         audio = wave.random_gain(audio, gain_seed, config.gain_db, p=config.gain_p)
     if config.telephony_p:
@@ -101,11 +119,12 @@ def train_dataset(config: InputConfig, features: FeatureConfig | None = None, se
         examples = examples.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
     augment, rate, crop = config.augment, config.sample_rate, config.crop_samples
+    bank = noise_bank(augment, crop, rate, seed)
 
     def prepare(example, seed_pair):
         crop_seed, augment_seed = tf.unstack(tf.random.experimental.stateless_split(seed_pair, 2))
         clean = records.pcm_to_float(wave.random_crop(example["audio"], crop_seed, crop))
-        audio = _augment_wave(clean, augment_seed, augment, rate)
+        audio = _augment_wave(clean, augment_seed, augment, rate, bank)
         audio = tf.stack([clean, audio]) if config.paired else audio
         return tf.ensure_shape(audio, [2, crop] if config.paired else [crop]), tf.cast(example["label_id"], tf.float32)
 
