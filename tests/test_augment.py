@@ -253,3 +253,50 @@ def test_spec_seeding_and_static_shapes(fn):
     traced = tf.function(fn).get_concrete_function(
         tf.TensorSpec([None, T, F], tf.float32), tf.TensorSpec([None], tf.int32), tf.TensorSpec([2], tf.int64))
     assert traced.structured_outputs[0].shape.as_list() == [None, T, F]
+
+
+def test_noise_bank_rows_white_and_coloured():
+    white = wave.noise_bank(SEED, 4, 32768, "white").numpy()
+    assert white.shape == (4, 32768) and abs(white.mean()) < 0.02 and abs(white.std() - 1.0) < 0.02
+    assert not np.allclose(white[0], white[1])
+    coloured = wave.noise_bank(SEED, 3, 32768, "coloured", beta=(0.0, 2.0)).numpy()
+    freqs = np.fft.rfftfreq(32768)[1:2000]
+    slopes = []
+    for row in coloured:  # log-log slope of the power spectrum is -beta: 0, -1, -2
+        power = np.abs(np.fft.rfft(row))[1:2000] ** 2
+        slopes.append(np.polyfit(np.log(freqs), np.log(power), 1)[0])
+    np.testing.assert_allclose(slopes, [0.0, -1.0, -2.0], atol=0.15)
+    np.testing.assert_array_equal(wave.noise_bank(SEED, 4, 32768, "white").numpy(), white)
+
+
+def test_bank_excerpts_are_contiguous_slices_or_loops():
+    ramp = tf.constant(np.arange(3 * 1000, dtype=np.float32).reshape(3, 1000))
+    for i in range(20):
+        part = wave._bank_excerpt(ramp, tf.constant([i, 1]), 400).numpy()
+        assert part[0] // 1000 == part[-1] // 1000 and np.all(np.diff(part) == 1)  # one row, no wrap
+        looped = wave._bank_excerpt(ramp, tf.constant([i, 2]), 2500).numpy()
+        row = looped[0] // 1000
+        np.testing.assert_array_equal((looped - 1000 * row) % 1000, (looped[0] - 1000 * row + np.arange(2500)) % 1000)
+
+
+def test_noise_bank_from_folder(tmp_path):
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "a.wav", 0.3 * rng.standard_normal(8000), 8000)  # resampled to 16 kHz: 16,000 samples
+    (tmp_path / "sub").mkdir()
+    sf.write(tmp_path / "sub" / "b.flac", 0.01 * rng.standard_normal(6000), 16000)
+    bank = wave.noise_bank_from_folder(str(tmp_path), 16000, 10000)
+    assert bank.shape == (3, 10000) and bank.dtype == np.float32
+    joined = bank.reshape(-1)
+    np.testing.assert_allclose([np.sqrt(np.mean(joined[:16000] ** 2)), np.sqrt(np.mean(joined[16000:22000] ** 2))],
+                               [1.0, 1.0], rtol=1e-4)  # each recording at unit RMS, in file order
+    np.testing.assert_array_equal(joined[22000:], joined[:8000])  # the join repeats to fill the last row
+    (tmp_path / "sub" / "broken.wav").write_bytes(b"RIFF....not audio")
+    with pytest.raises(ValueError, match="broken.wav"):
+        wave.noise_bank_from_folder(str(tmp_path), 16000, 10000)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no audio files"):
+        wave.noise_bank_from_folder(str(tmp_path / "empty"), 16000, 10000)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        wave.noise_bank_from_folder(str(tmp_path / "missing"), 16000, 10000)

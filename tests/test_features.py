@@ -158,3 +158,27 @@ def test_keras_model_with_frontend():
     inputs = tf.keras.Input(shape=(SR,))
     model = tf.keras.Model(inputs, FrontEnd(cfg)(inputs))
     assert model.output_shape == (None, cfg.num_frames(SR), cfg.num_bins())
+
+
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
+@pytest.mark.parametrize("win_length", [None, 400])
+def test_gather_framing_equals_dynamic_length_path(pad_mode, win_length):
+    """A static sample count frames by one fused gather, a dynamic one by tf.pad + tf.signal.frame: same result."""
+    from tfdeepfake.features import stft
+
+    y = np.stack([generated_signal(0.7), generated_signal(0.7)[::-1].copy()])
+    kw = dict(n_fft=512, hop_length=160, win_length=win_length, pad_mode=pad_mode)
+    static = stft(y, **kw).numpy()
+    dynamic = tf.function(lambda x: stft(x, **kw), input_signature=[tf.TensorSpec([None, None], tf.float32)])(y)
+    np.testing.assert_allclose(static, dynamic.numpy(), rtol=1e-5, atol=1e-5 * static.max())
+
+
+def test_reflect_padding_longer_than_the_clip_reflects_repeatedly():
+    """A clip shorter than n_fft//2 with reflect padding: numpy's repeated reflection, which tf.pad cannot do."""
+    from tfdeepfake.features import hann_window, stft
+
+    y = generated_signal(0.01)  # 160 samples, pad 256
+    padded = np.pad(y.astype(np.float64), 256, mode="reflect")
+    frames = np.stack([padded[t * 160:t * 160 + 512] for t in range(1 + len(y) // 160)]) * hann_window(512, 512)
+    expected = np.abs(np.fft.rfft(frames)) ** 2
+    assert rel_err(stft(y, pad_mode="reflect").numpy(), expected) <= 1e-5

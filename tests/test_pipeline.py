@@ -92,3 +92,18 @@ def test_eval_first_window_and_full_windows(tfrecords):
         assert len(windows[utt]) == expected
         if len(audio) >= CROP:
             np.testing.assert_array_equal(windows[utt][-1], audio[-CROP:])
+
+
+def test_noise_from_a_folder_of_recordings(tfrecords, tmp_path):
+    rng = np.random.default_rng(1)
+    sf.write(tmp_path / "hum.wav", (0.2 * np.sin(2 * np.pi * 50 * np.arange(9000) / 16000)).astype(np.float32), 16000)
+    sf.write(tmp_path / "hiss.wav", (0.05 * rng.standard_normal(3000)).astype(np.float32), 16000)
+    noisy = AugmentConfig(noise_p=1.0, noise_kind="folder", noise_dir=str(tmp_path), noise_snr_db=(0.0, 0.0))
+    clean = InputConfig(tfrecords, crop_samples=CROP, batch_size=8)
+    with_noise = InputConfig(tfrecords, crop_samples=CROP, batch_size=8, augment=noisy)
+    (x0, _), = batches(train_dataset(clean, seed=2), 1)
+    (x1, _), = batches(train_dataset(with_noise, seed=2), 1)
+    added = x1 - x0  # same crops (same seed), so the difference is the noise, at 0 dB SNR
+    np.testing.assert_allclose(np.mean(added ** 2, axis=1), np.mean(x0 ** 2, axis=1), rtol=1e-3)
+    with pytest.raises(ValueError, match="noise_dir"):
+        AugmentConfig(noise_p=1.0, noise_kind="folder")

@@ -8,6 +8,7 @@ the same output in eager mode, in ``tf.function`` and in ``tf.data`` (pass e.g. 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,8 @@ def _uniform(seed, low, high, shape=()):
 
 
 def _apply_with_probability(wave, augmented, seed, p: float):
+    if p >= 1.0:  # no draw and no full-length select
+        return augmented
     return tf.where(_uniform(seed, 0.0, 1.0) < p, augmented, wave)
 
 
@@ -123,6 +126,8 @@ def noise_bank_from_folder(folder: str, sample_rate: int, row_samples: int) -> n
     """Noise recordings for ``add_noise(noise='bank')``: every audio file below ``folder``, resampled to
     ``sample_rate``, each scaled to unit RMS, joined and cut into rows of ``row_samples`` (the join is repeated
     to fill the last row). A bad file raises :class:`tfdeepfake.audio.AudioError` naming it."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"noise folder {folder!r} does not exist")
     paths = find_audio(folder)
     if not paths:
         raise ValueError(f"noise folder {folder!r} holds no audio files (.flac, .wav, .ogg, .mp3, .aif)")
