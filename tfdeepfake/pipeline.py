@@ -110,9 +110,10 @@ def train_dataset(config: InputConfig, features: FeatureConfig | None = None, se
     clean crop and its augmented copy. ``batch_size`` is per input pipeline.
     """
     examples = records.load_dataset(config.tfrecords, config.splits, config.folds, seed=seed,
-                                    input_context=input_context, deterministic=True, pcm=True)
+                                    input_context=input_context, deterministic=True, parse=False)
     if config.balanced:
-        by_label = [examples.filter(lambda e, label=label: tf.equal(e["label_id"], label)).repeat()
+        label_of = lambda serialized: records.parse_example(serialized, fields=("label_id",))["label_id"]  # noqa: E731
+        by_label = [examples.filter(lambda s, label=label: tf.equal(label_of(s), label)).repeat()
                     for label in (1, 0)]
         examples = tf.data.Dataset.sample_from_datasets(by_label, [0.5, 0.5], seed=seed)
     else:
@@ -121,7 +122,8 @@ def train_dataset(config: InputConfig, features: FeatureConfig | None = None, se
     augment, rate, crop = config.augment, config.sample_rate, config.crop_samples
     bank = noise_bank(augment, crop, rate, seed)
 
-    def prepare(example, seed_pair):
+    def prepare(serialized, seed_pair):
+        example = records.parse_example(serialized, pcm=True, fields=("audio", "label_id"))
         crop_seed, augment_seed = tf.unstack(tf.random.experimental.stateless_split(seed_pair, 2))
         clean = records.pcm_to_float(wave.random_crop(example["audio"], crop_seed, crop))
         audio = _augment_wave(clean, augment_seed, augment, rate, bank)

@@ -62,12 +62,15 @@ def encode_example(utterance: Utterance, fold: int, pcm: np.ndarray, sample_rate
     return example.SerializeToString(deterministic=True)  # stable map order: same input, same bytes
 
 
-def parse_example(serialized: tf.Tensor, pcm: bool = False) -> dict[str, tf.Tensor]:
+def parse_example(serialized: tf.Tensor, pcm: bool = False, fields=None) -> dict[str, tf.Tensor]:
     """One serialized example to a dict of tensors; ``audio`` is float32 in [-1, 1] of length num_samples,
-    or the stored int16 PCM with ``pcm=True`` (crop first, convert after: less work per example)."""
-    parsed = tf.io.parse_single_example(serialized, FEATURE_SPEC)
-    samples = tf.io.decode_raw(parsed["audio"], tf.int16, little_endian=True)
-    parsed["audio"] = samples if pcm else pcm_to_float(samples)
+    or the stored int16 PCM with ``pcm=True`` (crop first, convert after: less work per example).
+    ``fields`` parses only those (the training path needs just audio and label_id)."""
+    spec = FEATURE_SPEC if fields is None else {name: FEATURE_SPEC[name] for name in fields}
+    parsed = tf.io.parse_single_example(serialized, spec)
+    if "audio" in parsed:
+        samples = tf.io.decode_raw(parsed["audio"], tf.int16, little_endian=True)
+        parsed["audio"] = samples if pcm else pcm_to_float(samples)
     return parsed
 
 
@@ -354,10 +357,11 @@ def shard_files(directory: str, splits=None, folds=None) -> list[str]:
 
 def load_dataset(directory: str, splits=None, folds=None, *, shuffle_files: bool = True, seed: int = 0,
                  cycle_length: int = 8, input_context: tf.distribute.InputContext | None = None,
-                 deterministic: bool | None = None, pcm: bool = False) -> tf.data.Dataset:
+                 deterministic: bool | None = None, pcm: bool = False, parse: bool = True) -> tf.data.Dataset:
     """Parsed examples of the chosen splits/folds, files shuffled and interleaved.
 
-    ``pcm=True`` keeps ``audio`` as int16 (see :func:`parse_example`). Under a distribution strategy pass the ``input_context`` of ``distribute_datasets_from_function``:
+    ``pcm=True`` keeps ``audio`` as int16 (see :func:`parse_example`); ``parse=False`` yields the serialized
+    records, for a pipeline that parses inside its own per-example map (one map stage instead of two). Under a distribution strategy pass the ``input_context`` of ``distribute_datasets_from_function``:
     each input pipeline then reads its own subset of files.
     """
     files = shard_files(directory, splits, folds)
@@ -368,5 +372,7 @@ def load_dataset(directory: str, splits=None, folds=None, *, shuffle_files: bool
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(cycle_length, len(files)),
                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if not parse:
+        return dataset
     return dataset.map(lambda serialized: parse_example(serialized, pcm), num_parallel_calls=tf.data.AUTOTUNE,
                        deterministic=deterministic)
