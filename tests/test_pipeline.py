@@ -107,3 +107,13 @@ def test_noise_from_a_folder_of_recordings(tfrecords, tmp_path):
     np.testing.assert_allclose(np.mean(added ** 2, axis=1), np.mean(x0 ** 2, axis=1), rtol=1e-3)
     with pytest.raises(ValueError, match="noise_dir"):
         AugmentConfig(noise_p=1.0, noise_kind="folder")
+
+
+def test_one_endless_iterator_reshuffles_and_redraws_every_epoch(tfrecords):
+    """train.py feeds fit with dataset.repeat(): each pass must still differ, and the first equal a fresh epoch."""
+    config = InputConfig(tfrecords, crop_samples=CROP, batch_size=8, augment=FULL_AUGMENT)
+    steps = 40 // 8
+    stream = [b[0].numpy() for b in train_dataset(config, seed=5).repeat().take(2 * steps)]
+    first, second = np.concatenate(stream[:steps]), np.concatenate(stream[steps:])
+    np.testing.assert_array_equal(first, np.concatenate([b[0].numpy() for b in train_dataset(config, seed=5)]))
+    assert not np.array_equal(first, second)

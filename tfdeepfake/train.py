@@ -109,11 +109,12 @@ def run(config: ExperimentConfig) -> dict:
     print(f"{config.model.name}: {getattr(model, 'base', model).count_params():,} parameters; strategy {type(strategy).__name__} "
           f"({strategy.num_replicas_in_sync} replicas, global batch {batch_size}), precision {policy}; "
           f"{steps} steps/epoch", file=sys.stderr)
-    endless = data.balanced or train_cfg.steps_per_epoch
 
     def fit(initial_epoch: int, epochs: int) -> dict:
-        return model.fit(train_data.repeat() if endless else train_data, initial_epoch=initial_epoch,
-                         epochs=epochs, steps_per_epoch=steps if endless else None, class_weight=weights,
+        # One endless iterator with the epoch's step count: no pipeline restart (shuffle-buffer refill, autotuner
+        # warm-up) at each epoch; the shuffle and the augmentation seeds still change every pass.
+        return model.fit(train_data.repeat(), initial_epoch=initial_epoch, epochs=epochs, steps_per_epoch=steps,
+                         class_weight=weights,
                          callbacks=training.callbacks(train_cfg.run_dir, dev_data, train_cfg.early_stopping_patience),
                          verbose=2 if os.environ.get("CI") else 1).history
 
