@@ -6,8 +6,8 @@ Baseline ("librosa loop", as public notebooks do): for each clip, ``librosa.load
 of 64,600 samples (repeat-pad), ``librosa.feature.melspectrogram`` (n_fft 512, hop 160, 80 Slaney mels) and
 ``power_to_db``, stacked into batches of 32. tfdeepfake: the same clips from TFRecords -> parse -> random crop
 -> white noise at a random SNR (cut from the pipeline's seeded noise bank) -> gain -> log-mel (same parameters) -> batches of 32, all in the graph.
-Both are timed over ``--repeats`` epochs after one warm-up epoch, as in multi-epoch training, alternating between
-them; the median epoch counts. tfdeepfake is read as train.py feeds ``fit``: one iterator over the repeated
+Each is timed over ``--repeats`` back-to-back epochs after one warm-up epoch, as in multi-epoch training, one
+contender after another; the median epoch counts. tfdeepfake is read as train.py feeds ``fit``: one iterator over the repeated
 dataset, ``clips // 32`` steps an epoch. Also shown: a new iterator per epoch (each restart refills the shuffle
 buffer and re-warms the autotuner), and, as a breakdown, the same tf.data pipeline without the log-mel step, the
 log-mel step alone on a batch in memory, and its real FFT alone, so the ceiling the FFT sets is visible. Also prints the achieved GFLOP/s of the STFT + mel step against a count of its floating-point operations and
@@ -16,6 +16,7 @@ this machine's measured float32 matmul GFLOP/s. The last line printed is ``speed
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -79,6 +80,23 @@ def tf_pipeline(tfrecords: str, seed: int, steps: int, features: FeatureConfig |
     return lambda: sum(int(next(stream)[0].shape[0]) for _ in range(steps))
 
 
+def epochs(make_epoch, repeats: int) -> list[float]:
+    """Clips/s of ``repeats`` back-to-back epochs after a warm-up one (imports, tracing, autotuning). Contenders run
+    one after another, never interleaved: a live tf.data iterator keeps working in the background, which would
+    both slow the loop down and pre-fill its own buffers; the epoch function is dropped before the next one."""
+    epoch = make_epoch()
+    epoch()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        produced = epoch()
+        rates.append(produced / (time.perf_counter() - start))
+    del epoch
+    gc.collect()
+    time.sleep(1.0)  # let spinning worker threads (BLAS, Eigen, tf.data) go idle
+    return rates
+
+
 def feature_flops_per_clip() -> float:
     """Floating-point operations of framing + window, real FFT, power and the (dense) mel projection."""
     frames, n_fft, bins = FEATURES.num_frames(CROP), FEATURES.n_fft, FEATURES.n_fft // 2 + 1
@@ -138,19 +156,12 @@ def main() -> None:
                       progress=False)
         paths = [Path(u.path) for u in listing.utterances]
         shards, steps = str(tmp / "tfrecords"), args.clips // BATCH
-        contenders = {"librosa loop": lambda: librosa_loop(paths, args.seed),
-                      "tfdeepfake": tf_pipeline(shards, args.seed, steps),
-                      "tfdeepfake, new iterator per epoch": tf_pipeline(shards, args.seed, steps, fresh_iterator=True),
-                      "tfdeepfake without log-mel": tf_pipeline(shards, args.seed, steps, features=None)}
-        for run in contenders.values():  # warm-ups: imports, caches, graph tracing, autotuning
-            run()
-        passes = {name: [] for name in contenders}
-        for _ in range(args.repeats):
-            for name, run in contenders.items():
-                time.sleep(1.0)  # let the previous contender's spinning worker threads (BLAS, Eigen) go idle
-                start = time.perf_counter()
-                produced = run()
-                passes[name].append(produced / (time.perf_counter() - start))
+        contenders = {"librosa loop": lambda: lambda: librosa_loop(paths, args.seed),
+                      "tfdeepfake": lambda: tf_pipeline(shards, args.seed, steps),
+                      "tfdeepfake, new iterator per epoch": lambda: tf_pipeline(shards, args.seed, steps,
+                                                                                fresh_iterator=True),
+                      "tfdeepfake without log-mel": lambda: tf_pipeline(shards, args.seed, steps, features=None)}
+        passes = {name: epochs(make, args.repeats) for name, make in contenders.items()}
     floor = compute_floor(args.seed)
     rates = {name: float(np.median(rate)) for name, rate in passes.items()}
     report = {
