@@ -70,7 +70,7 @@ def noise_bank(seed, rows: int, samples: int, noise: str = "white", beta=(1.0, 2
     coloured rows with 1/f**beta exponents spread evenly over ``beta``.
 
     Made once per pipeline and cut at random offsets per clip, which costs a slice instead of fresh Gaussian
-    draws (measured ~0.6 ms of CPU per 4 s clip for ``stateless_normal``, the largest cost of a noisy pipeline).
+    draws (``stateless_normal`` was the largest single cost of a noisy training pipeline on CPU).
     """
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), rows)
     if noise == "white":
