@@ -5,13 +5,17 @@
 Baseline ("librosa loop", as public notebooks do): for each clip, ``librosa.load`` the FLAC file, random crop
 of 64,600 samples (repeat-pad), ``librosa.feature.melspectrogram`` (n_fft 512, hop 160, 80 Slaney mels) and
 ``power_to_db``, stacked into batches of 32. tfdeepfake: the same clips from TFRecords -> parse -> random crop
--> white noise at a random SNR (cut from the pipeline's seeded noise bank) -> gain -> log-mel (same parameters) -> batches of 32, all in the graph.
+-> white noise at a random SNR (cut from the pipeline's seeded noise bank) -> gain -> log-mel (same parameters)
+-> batches of 32, all in the graph.
+
 Each is timed over ``--repeats`` back-to-back epochs after one warm-up epoch, as in multi-epoch training, one
-contender after another; the median epoch counts. tfdeepfake is read as train.py feeds ``fit``: one iterator over the repeated
-dataset, ``clips // 32`` steps an epoch. Also shown: a new iterator per epoch (each restart refills the shuffle
-buffer and re-warms the autotuner), and, as a breakdown, the same tf.data pipeline without the log-mel step, the
-log-mel step alone on a batch in memory, and its real FFT alone, so the ceiling the FFT sets is visible. Also prints the achieved GFLOP/s of the STFT + mel step against a count of its floating-point operations and
-this machine's measured float32 matmul GFLOP/s. The last line printed is ``speedup: X.XX``.
+contender after another; the median epoch counts. tfdeepfake is read as train.py feeds ``fit``: one iterator
+over the repeated dataset, ``clips // 32`` steps an epoch. Also shown: a new iterator per epoch (each restart
+refills the shuffle buffer and re-warms the autotuner), and, as a breakdown, the same tf.data pipeline without
+the log-mel step, the log-mel step alone on a batch in memory, and its real FFT alone (and scipy's on all
+cores), so the ceiling the FFT sets is visible. Also prints the achieved GFLOP/s of the STFT + mel step against
+a count of its floating-point operations and this machine's measured float32 matmul GFLOP/s. The last line
+printed is ``speedup: X.XX``.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+import scipy.fft  # a librosa dependency: pocketfft, the FFT numpy and librosa use
 import tensorflow as tf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,8 +135,6 @@ def compute_floor(seed: int) -> dict:
     frames = tf.constant(rng.standard_normal((256 * FEATURES.num_frames(CROP), FEATURES.n_fft)).astype(np.float32))
     rfft = tf.function(lambda: tf.math.real(tf.signal.rfft(frames))[0, 0])  # a scalar out: no 200 MB copy timed
     rfft_seconds = timed(lambda: rfft().numpy(), 5)
-    import scipy.fft  # a librosa dependency: pocketfft, the FFT numpy and librosa use, on both cores
-
     host_frames = frames.numpy()
     pocketfft_seconds = timed(lambda: scipy.fft.rfft(host_frames, workers=os.cpu_count()), 5)
     achieved = feature_flops_per_clip() * 256 / seconds / 1e9

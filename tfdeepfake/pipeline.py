@@ -112,7 +112,9 @@ def train_dataset(config: InputConfig, features: FeatureConfig | None = None, se
     examples = records.load_dataset(config.tfrecords, config.splits, config.folds, seed=seed,
                                     input_context=input_context, deterministic=True, parse=False)
     if config.balanced:
-        label_of = lambda serialized: records.parse_example(serialized, fields=("label_id",))["label_id"]  # noqa: E731
+        def label_of(serialized):
+            return records.parse_example(serialized, fields=("label_id",))["label_id"]
+
         by_label = [examples.filter(lambda s, label=label: tf.equal(label_of(s), label)).repeat()
                     for label in (1, 0)]
         examples = tf.data.Dataset.sample_from_datasets(by_label, [0.5, 0.5], seed=seed)

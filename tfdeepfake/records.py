@@ -361,8 +361,9 @@ def load_dataset(directory: str, splits=None, folds=None, *, shuffle_files: bool
     """Parsed examples of the chosen splits/folds, files shuffled and interleaved.
 
     ``pcm=True`` keeps ``audio`` as int16 (see :func:`parse_example`); ``parse=False`` yields the serialized
-    records, for a pipeline that parses inside its own per-example map (one map stage instead of two). Under a distribution strategy pass the ``input_context`` of ``distribute_datasets_from_function``:
-    each input pipeline then reads its own subset of files.
+    records, for a pipeline that parses inside its own per-example map (one map stage instead of two). Under a
+    distribution strategy pass the ``input_context`` of ``distribute_datasets_from_function``: each input
+    pipeline then reads its own subset of files.
     """
     files = shard_files(directory, splits, folds)
     dataset = tf.data.Dataset.from_tensor_slices(files)
