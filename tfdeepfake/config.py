@@ -12,13 +12,15 @@ from pathlib import Path
 
 import yaml
 
+from .errors import TfDeepfakeError
+
 from .features import FeatureConfig
 from .pipeline import AugmentConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
-class ConfigError(ValueError):
+class ConfigError(TfDeepfakeError, ValueError):
     """A config key that does not exist, or a value of the wrong type; the message names the key."""
 
 

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import tensorflow as tf
 
+from .errors import TfDeepfakeError
+
 from .audio import AudioError, PCM_SCALE, load_audio, to_int16
 from .augment import offline
 from .corpora.base import METADATA_FIELDS, Utterance
@@ -36,7 +38,7 @@ FEATURE_SPEC = {
 }
 
 
-class BuildError(RuntimeError):
+class BuildError(TfDeepfakeError, RuntimeError):
     """A build that cannot go on (strict mode failure, or an output folder from another build)."""
 
 

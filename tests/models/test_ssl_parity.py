@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfdeepfake.errors import CheckpointError
 from tfdeepfake.models.ssl import load_wav2vec2, load_wavlm, load_wavlm_xvector
 from tfdeepfake.models.ssl.wavlm import relative_position_buckets
 
@@ -67,5 +68,5 @@ def test_relative_position_buckets_follow_the_published_scheme():
 
 
 def test_missing_checkpoint_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+    with pytest.raises(CheckpointError, match="model.safetensors"):
         load_wavlm(str(tmp_path))

@@ -25,13 +25,14 @@ import numpy as np
 import soundfile as sf
 
 from ..audio import resample
+from ..errors import TfDeepfakeError
 
 
-class ToolMissing(RuntimeError):
+class ToolMissing(TfDeepfakeError, RuntimeError):
     """An external program or package that a condition needs is not installed."""
 
 
-class ToolFailed(RuntimeError):
+class ToolFailed(TfDeepfakeError, RuntimeError):
     """The tool ran but failed; the message carries its error output."""
 
 

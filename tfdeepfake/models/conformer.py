@@ -1,47 +1,22 @@
 """Conformer and ContextNet encoders of the audio-classification-models package with a binary head.
 
 The package is always built with ``pretrain=False`` semantics (its own loader downloads at build time): we
-build the encoder, then load LibriSpeech encoder weights ourselves from a local file or a URL (cached under
-~/.cache/tfdeepfake; without internet a URL fails fast with a clear error). Its model.save / load_model round
-trip is broken: save and load weights (``save_weights``), as the training loop does.
+build the encoder, then load LibriSpeech encoder weights ourselves from a local file or a URL (through the
+one weights resolver and cache, models/weights.py; offline a URL fails fast with a clear error). Its model.save /
+load_model round trip is broken: save and load weights (``save_weights``), as the training loop does.
 """
 from __future__ import annotations
-
-import hashlib
-import os
-import urllib.error
-import urllib.request
 
 import tensorflow as tf
 
 from .common import logit_head, model_inputs, standardise
+from .weights import fetch
 
-CACHE = os.path.join(os.path.expanduser("~"), ".cache", "tfdeepfake")
 # the package's published LibriSpeech-pretrained encoders (users with internet)
 PRETRAINED = {
     "conformer": "https://github.com/awsaf49/audio_classification_models/releases/download/v1.0.8/conformer-encoder.h5",
     "contextnet": "https://github.com/awsaf49/audio_classification_models/releases/download/v1.0.8/contextnet.h5",
 }
-
-
-def fetch_weights(location: str, timeout: float = 15.0) -> str:
-    """A local path as it is; a URL downloaded once into the cache. Errors name the location and the cause."""
-    if "://" not in location:
-        if not os.path.isfile(location):
-            raise FileNotFoundError(f"{location}: encoder weights file not found")
-        return location
-    target = os.path.join(CACHE, hashlib.sha256(location.encode()).hexdigest()[:16] + "-" + location.rsplit("/", 1)[-1])
-    if os.path.isfile(target):
-        return target
-    os.makedirs(CACHE, exist_ok=True)
-    try:
-        with urllib.request.urlopen(location, timeout=timeout) as response, open(target + ".part", "wb") as out:
-            out.write(response.read())
-    except (urllib.error.URLError, OSError, TimeoutError) as error:
-        raise ConnectionError(f"{location}: could not download encoder weights ({error}); on a machine without "
-                              "internet, download the file elsewhere and pass its local path") from error
-    os.replace(target + ".part", target)
-    return target
 
 
 def _encoder_model(kind: str, feature_config, input_samples: int, features_input: bool, encoder: dict,
@@ -58,7 +33,7 @@ def _encoder_model(kind: str, feature_config, input_samples: int, features_input
         backbone = acm.ContextNetEncoder(**encoder)
     hidden = backbone(image)
     if encoder_weights:
-        backbone.load_weights(fetch_weights(PRETRAINED.get(encoder_weights, encoder_weights)), by_name=True,
+        backbone.load_weights(fetch(PRETRAINED.get(encoder_weights, encoder_weights)), by_name=True,
                               skip_mismatch=True)
     pooled = tf.keras.layers.GlobalAveragePooling1D()(hidden)
     pooled = tf.keras.layers.Dense(32, activation="selu", name="head_hidden")(pooled)

@@ -6,8 +6,10 @@ that clip) without stopping the run. Bad arguments raise :class:`GeneratorInputE
 """
 from __future__ import annotations
 
+from ..errors import TfDeepfakeError
 
-class GeneratorError(RuntimeError):
+
+class GeneratorError(TfDeepfakeError, RuntimeError):
     """Base class of everything a spoof generator raises on purpose; ``system_id`` says which one."""
 
     def __init__(self, system_id: str, message: str):

@@ -4,7 +4,7 @@
   :mod:`tfdeepfake.models.ssl.wavlm`; ``pytorch_model.bin`` needs one conversion with
   ``python -m tfdeepfake.models.ssl.convert SRC DST`` (torch at conversion time only).
 - Wav2Vec2: transformers' own TF classes, which read PyTorch safetensors without torch (4.54.1).
-A local folder always works; a hub name is downloaded first (users with internet).
+A local folder always works; a hub name is downloaded first into the one cache (users with internet).
 """
 from __future__ import annotations
 
@@ -14,46 +14,25 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from ...errors import CheckpointError
+from ..porting import StateDict, assign, layer_norm, linear, read_safetensors
+from ..weights import hub_snapshot
 from .wavlm import WavLMConfig, WavLMForXVector, WavLMModel
 
 WEIGHTS = "model.safetensors"
+REQUIRED = f"config.json + {WEIGHTS}"
 
 
-def resolve(path_or_name: str) -> str:
-    """A local folder as it is; a hub name (``microsoft/wavlm-base-plus``) downloaded with huggingface_hub."""
-    if os.path.isdir(path_or_name):
-        return path_or_name
-    if os.path.exists(path_or_name) or path_or_name.startswith((".", "/")):
-        raise FileNotFoundError(f"{path_or_name}: not a checkpoint folder (config.json + {WEIGHTS})")
-    from huggingface_hub import snapshot_download
-
-    try:
-        return snapshot_download(path_or_name, allow_patterns=["*.json", "*.safetensors", "*.bin", "*.h5"])
-    except Exception as error:  # no network, unknown repository, ...
-        raise ConnectionError(f"{path_or_name}: could not download from the Hugging Face hub ({error}); "
-                              "download it where you have internet and pass the local folder") from error
-
-
-def read_checkpoint(folder: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """(config.json as dict, state dict of numpy arrays) from ``folder``'s safetensors."""
+def read_checkpoint(folder: str) -> tuple[dict, StateDict]:
+    """(config.json as dict, the safetensors' tensors) of a checkpoint folder."""
     weights = os.path.join(folder, WEIGHTS)
     if not os.path.isfile(weights):
         if os.path.isfile(os.path.join(folder, "pytorch_model.bin")):
-            raise FileNotFoundError(f"{folder}: only pytorch_model.bin found; convert it once with "
-                                    f"python -m tfdeepfake.models.ssl.convert {folder} {folder}")
-        raise FileNotFoundError(f"{weights}: not found")
-    from safetensors.numpy import load_file
-
+            raise CheckpointError(f"{folder}: only pytorch_model.bin found; convert it once with "
+                                  f"python -m tfdeepfake.models.ssl.convert {folder} {folder}")
+        raise CheckpointError(f"{weights}: not found")
     with open(os.path.join(folder, "config.json")) as handle:
-        return json.load(handle), load_file(weights)
-
-
-def _linear(layer, state, name):
-    return [(layer.kernel, state[f"{name}.weight"].T), (layer.bias, state[f"{name}.bias"])]
-
-
-def _norm(layer, state, name):
-    return [(layer.gamma, state[f"{name}.weight"]), (layer.beta, state[f"{name}.bias"])]
+        return json.load(handle), StateDict(read_safetensors(weights), weights)
 
 
 def positional_kernel(state, name: str) -> np.ndarray:
@@ -74,71 +53,67 @@ def wavlm_assignments(model: WavLMModel, state: dict, prefix: str = "") -> list:
     pairs = []
     for i, (conv, norm) in enumerate(zip(model.feature_extractor.convs, model.feature_extractor.norms)):
         base = f"{p}feature_extractor.conv_layers.{i}"
-        pairs.append((conv.kernel, state[f"{base}.conv.weight"].transpose(2, 1, 0)))
+        pairs.append((conv.kernel, state[f"{base}.conv.weight"].transpose(2, 1, 0), f"{base}.conv.weight"))
         if config.conv_bias:
-            pairs.append((conv.bias, state[f"{base}.conv.bias"]))
+            pairs.append((conv.bias, state[f"{base}.conv.bias"], f"{base}.conv.bias"))
         if norm is not None:
-            pairs += _norm(norm, state, f"{base}.layer_norm")
-    pairs += _norm(model.projection_norm, state, f"{p}feature_projection.layer_norm")
-    pairs += _linear(model.projection, state, f"{p}feature_projection.projection")
+            pairs += layer_norm(norm, state, f"{base}.layer_norm")
+    pairs += layer_norm(model.projection_norm, state, f"{p}feature_projection.layer_norm")
+    pairs += linear(model.projection, state, f"{p}feature_projection.projection")
     conv = model.pos_conv_embed.conv
-    pairs += [(conv.kernel, positional_kernel(state, f"{p}encoder.pos_conv_embed.conv")),
-              (conv.bias, state[f"{p}encoder.pos_conv_embed.conv.bias"])]
-    pairs += _norm(model.encoder_norm, state, f"{p}encoder.layer_norm")
+    pairs += [(conv.kernel, positional_kernel(state, f"{p}encoder.pos_conv_embed.conv"),
+               f"{p}encoder.pos_conv_embed.conv.weight"),
+              (conv.bias, state[f"{p}encoder.pos_conv_embed.conv.bias"], f"{p}encoder.pos_conv_embed.conv.bias")]
+    pairs += layer_norm(model.encoder_norm, state, f"{p}encoder.layer_norm")
     for i, layer in enumerate(model.encoder_layers):
         base = f"{p}encoder.layers.{i}"
         attention = layer.attention
         for projection in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            pairs += _linear(getattr(attention, projection), state, f"{base}.attention.{projection}")
-        pairs += _linear(attention.gru_rel_pos_linear, state, f"{base}.attention.gru_rel_pos_linear")
-        pairs.append((attention.gru_rel_pos_const, state[f"{base}.attention.gru_rel_pos_const"]))
+            pairs += linear(getattr(attention, projection), state, f"{base}.attention.{projection}")
+        pairs += linear(attention.gru_rel_pos_linear, state, f"{base}.attention.gru_rel_pos_linear")
+        pairs.append((attention.gru_rel_pos_const, state[f"{base}.attention.gru_rel_pos_const"],
+                      f"{base}.attention.gru_rel_pos_const"))
         if attention.has_relative_position_bias:
-            pairs.append((attention.rel_attn_embed, state[f"{base}.attention.rel_attn_embed.weight"]))
-        pairs += _norm(layer.layer_norm, state, f"{base}.layer_norm")
-        pairs += _norm(layer.final_layer_norm, state, f"{base}.final_layer_norm")
-        pairs += _linear(layer.intermediate_dense, state, f"{base}.feed_forward.intermediate_dense")
-        pairs += _linear(layer.output_dense, state, f"{base}.feed_forward.output_dense")
+            pairs.append((attention.rel_attn_embed, state[f"{base}.attention.rel_attn_embed.weight"],
+                          f"{base}.attention.rel_attn_embed.weight"))
+        pairs += layer_norm(layer.layer_norm, state, f"{base}.layer_norm")
+        pairs += layer_norm(layer.final_layer_norm, state, f"{base}.final_layer_norm")
+        pairs += linear(layer.intermediate_dense, state, f"{base}.feed_forward.intermediate_dense")
+        pairs += linear(layer.output_dense, state, f"{base}.feed_forward.output_dense")
     return pairs
 
 
 def xvector_assignments(model: WavLMForXVector, state: dict) -> list:
     head, config = model.head, model.head.config
-    pairs = wavlm_assignments(model.wavlm, state, "wavlm.") + _linear(head.projector, state, "projector")
+    pairs = wavlm_assignments(model.wavlm, state, "wavlm.") + linear(head.projector, state, "projector")
     for i, (layer, dim, kernel) in enumerate(zip(head.tdnn, config.tdnn_dim, config.tdnn_kernel)):
         weight = state[f"tdnn.{i}.kernel.weight"]  # (out, kernel * in), laid out as (out, kernel, in)
-        pairs += [(layer.kernel, weight.reshape(dim, kernel, -1).transpose(1, 2, 0)),
-                  (layer.bias, state[f"tdnn.{i}.kernel.bias"])]
-    pairs += _linear(head.feature_extractor, state, "feature_extractor") + _linear(head.classifier, state,
+        pairs += [(layer.kernel, weight.reshape(dim, kernel, -1).transpose(1, 2, 0), f"tdnn.{i}.kernel.weight"),
+                  (layer.bias, state[f"tdnn.{i}.kernel.bias"], f"tdnn.{i}.kernel.bias")]
+    pairs += linear(head.feature_extractor, state, "feature_extractor") + linear(head.classifier, state,
                                                                                    "classifier")
     if config.use_weighted_layer_sum:
-        pairs.append((head.layer_weights, state["layer_weights"]))
+        pairs.append((head.layer_weights, state["layer_weights"], "layer_weights"))
     return pairs
-
-
-def _assign(pairs: list) -> None:
-    for variable, value in pairs:
-        if tuple(variable.shape) != value.shape:
-            raise ValueError(f"{variable.name}: checkpoint shape {value.shape} != model shape {tuple(variable.shape)}")
-        variable.assign(value.astype(np.float32))
 
 
 def load_wavlm(path_or_name: str, name: str = "wavlm") -> WavLMModel:
     """A WavLM backbone from a checkpoint folder or hub name (WavLMModel or a task model's ``wavlm.`` weights)."""
-    config_dict, state = read_checkpoint(resolve(path_or_name))
+    config_dict, state = read_checkpoint(hub_snapshot(path_or_name, REQUIRED))
     model = WavLMModel(WavLMConfig.from_dict(config_dict), name=name)
     model(tf.zeros([1, 16000]))
     prefix = "wavlm." if any(k.startswith("wavlm.") for k in state) else ""
-    _assign(wavlm_assignments(model, state, prefix))
+    assign(wavlm_assignments(model, state, prefix), state.path)
     return model
 
 
 def load_wavlm_xvector(path_or_name: str) -> WavLMForXVector:
     """WavLMForXVector (e.g. microsoft/wavlm-base-sv) with its TDNN / embedding / classifier weights."""
-    config_dict, state = read_checkpoint(resolve(path_or_name))
+    config_dict, state = read_checkpoint(hub_snapshot(path_or_name, REQUIRED))
     config = WavLMConfig.from_dict(config_dict)
     model = WavLMForXVector(config, num_labels=state["classifier.weight"].shape[0], name="wavlm_xvector")
     model(tf.zeros([1, 16000]))
-    _assign(xvector_assignments(model, state))
+    assign(xvector_assignments(model, state), state.path)
     return model
 
 
@@ -151,7 +126,7 @@ def load_wav2vec2(path_or_name: str, task: str = "model"):
                "sequence_classification": transformers.TFWav2Vec2ForSequenceClassification}
     if task not in classes:
         raise ValueError(f"task must be one of {sorted(classes)}, got {task!r}")
-    folder = resolve(path_or_name)
+    folder = hub_snapshot(path_or_name, REQUIRED)
     # PyTorch-format safetensors load through transformers' numpy path (from_pt=False); only a lone
     # pytorch_model.bin needs from_pt, which imports torch
     native = any(os.path.isfile(os.path.join(folder, f)) for f in ("tf_model.h5", WEIGHTS))

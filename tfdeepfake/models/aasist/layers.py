@@ -1,0 +1,297 @@
+"""Layers of the raw-waveform graph-attention countermeasures (AASIST, Jung et al. 2022; RawGAT-ST, Tak et al.
+2021), written for tf-keras from the published descriptions and checked against the official PyTorch outputs.
+
+Layout: the encoder works on (batch, time, frequency, channels); a graph is (batch, nodes, features). Every node
+count is static (known when the layer is built), so graph pooling is a top-k of fixed size: XLA, TPU and TFLite
+see static shapes. Every layer is registered for whole-model saving.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+register = tf.keras.utils.register_keras_serializable(package="tfdeepfake.aasist")
+BN = dict(epsilon=1e-5, momentum=0.9)  # PyTorch's BatchNorm defaults (eps 1e-5, momentum 0.1)
+
+
+def sinc_bandpass_filters(filters: int, kernel_size: int, sample_rate: int) -> np.ndarray:
+    """(kernel, filters) float32: Hamming-windowed ideal band-pass filters with band edges equally spaced on
+    the mel scale from 0 Hz to Nyquist (the fixed SincNet variant of RawNet2 / AASIST). An even kernel size is
+    made odd so every filter is symmetric. The taps and the sinc argument are float32, the band gains float64,
+    as in the official code: the filters equal its filters bit for bit."""
+    kernel_size += 1 - kernel_size % 2
+    nyquist_bins = np.linspace(0, 1, 257) * (sample_rate // 2)  # the 512-point FFT grid of the original
+    mel = 2595 * np.log10(1 + nyquist_bins / 700)
+    edges = 700 * (10 ** (np.linspace(mel.min(), mel.max(), filters + 1) / 2595) - 1)
+    taps = np.arange(-(kernel_size - 1) / 2, (kernel_size - 1) / 2 + 1).astype(np.float32)
+
+    def lowpass(cutoff):
+        return (2 * cutoff / sample_rate) * np.sinc(np.float32(2 * cutoff) * taps / np.float32(sample_rate))
+
+    window = np.hamming(kernel_size).astype(np.float32)
+    bank = [window * (lowpass(high) - lowpass(low)).astype(np.float32) for low, high in zip(edges[:-1], edges[1:])]
+    return np.stack(bank, axis=1)
+
+
+@register
+class SincFrontEnd(tf.keras.layers.Layer):
+    """Waveform (batch, samples) → |fixed sinc band-pass filterbank| max-pooled 3 × 3 over time and filters, as a
+    one-channel image (batch, frames, filters // 3, 1).
+
+    ``mask_width`` > 0 enables the frequency-mask augmentation of the original recipes in training only: a run of
+    ``int(U(0, mask_width))`` adjacent filters is zeroed, drawn per batch with the layer's ``seed``.
+    """
+
+    def __init__(self, filters: int = 70, kernel_size: int = 128, sample_rate: int = 16000, pool: int = 3,
+                 mask_width: int = 0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.sample_rate, self.pool = filters, kernel_size, sample_rate, pool
+        self.mask_width, self.seed = mask_width, seed
+        self.bank = tf.constant(sinc_bandpass_filters(filters, kernel_size, sample_rate))
+
+    def _masked_bank(self, training):
+        if not self.mask_width or not training:
+            return self.bank
+        width = tf.cast(tf.random.uniform([], 0, self.mask_width, seed=self.seed), tf.int32)
+        start = tf.random.uniform([], 0, self.filters - width + 1, dtype=tf.int32, seed=self.seed)
+        channel = tf.range(self.filters)
+        keep = tf.cast((channel < start) | (channel >= start + width), self.bank.dtype)
+        return self.bank * keep[None, :]
+
+    def call(self, waveform, training=None):
+        bank = tf.cast(self._masked_bank(training), waveform.dtype)
+        response = tf.nn.conv1d(waveform[:, :, None], bank[:, None, :], stride=1, padding="VALID")
+        frames = response.shape[1] // self.pool
+        bands = self.filters // self.pool
+        response = tf.abs(response[:, :frames * self.pool, :bands * self.pool])
+        response = tf.reshape(response, [-1, frames, self.pool, bands, self.pool])
+        return tf.reduce_max(response, axis=[2, 4])[..., None]
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "sample_rate": self.sample_rate, "pool": self.pool, "mask_width": self.mask_width,
+                "seed": self.seed}
+
+
+@register
+class ResidualBlock(tf.keras.layers.Layer):
+    """conv (3 time × 2 freq, zero-padded 1) → BN → SELU → conv (3 × 2, time-padded 1), plus the input
+    (through a 3 × 1 conv when ``downsample``), then max-pooling by 3 over time.
+
+    As in the official code, the first conv reads the block's input directly; the channel counts of the input
+    and output may differ without ``downsample`` only when the input has one channel (it is broadcast).
+    """
+
+    def __init__(self, filters: int, downsample: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.downsample = filters, downsample
+        self.conv1 = tf.keras.layers.Conv2D(filters, (3, 2), name="conv1")
+        self.bn2 = tf.keras.layers.BatchNormalization(name="bn2", **BN)
+        self.conv2 = tf.keras.layers.Conv2D(filters, (3, 2), name="conv2")
+        self.conv_downsample = tf.keras.layers.Conv2D(filters, (3, 1), name="conv_downsample") if downsample \
+            else None
+
+    def call(self, x, training=None):
+        out = self.conv1(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]))
+        out = tf.nn.selu(self.bn2(out, training=training))
+        out = self.conv2(tf.pad(out, [[0, 0], [1, 1], [0, 0], [0, 0]]))
+        identity = self.conv_downsample(tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]])) if self.downsample else x
+        return tf.nn.max_pool2d(out + identity, (3, 1), (3, 1), "VALID")
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "downsample": self.downsample}
+
+
+@register
+class MaxAbs(tf.keras.layers.Layer):
+    """max |x| over the encoder's time (``axis=1``) or frequency (``axis=2``) axis: one graph node per bin left."""
+
+    def __init__(self, axis: int, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def call(self, x):
+        return tf.reduce_max(tf.abs(x), axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+@register
+class NodeEmbedding(tf.keras.layers.Layer):
+    """A learned per-node vector added to the nodes (AASIST's spectral position code)."""
+
+    def build(self, input_shape):
+        self.embedding = self.add_weight("embedding", (1, input_shape[1], input_shape[2]),
+                                         initializer="random_normal")
+
+    def call(self, nodes):
+        return nodes + tf.cast(self.embedding, nodes.dtype)
+
+
+@register
+class MasterNode(tf.keras.layers.Layer):
+    """A learned (1, 1, dim) node repeated over the batch of its input (AASIST's stack master node)."""
+
+    def __init__(self, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.dim = dim
+
+    def build(self, input_shape):
+        self.node = self.add_weight("node", (1, 1, self.dim), initializer="random_normal")
+
+    def call(self, reference):
+        return tf.tile(tf.cast(self.node, reference.dtype), [tf.shape(reference)[0], 1, 1])
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim}
+
+
+def _pairwise(nodes):
+    """(batch, n, n, dim): the element-wise product of every pair of nodes."""
+    return nodes[:, :, None, :] * nodes[:, None, :, :]
+
+
+@register
+class GraphAttention(tf.keras.layers.Layer):
+    """Graph attention over a fully connected graph: attention from tanh(W (h_i ⊙ h_j)) · w / temperature,
+    softmax over neighbours; output W_a (A h) + W_r h, then BatchNorm and SELU. Dropout 0.2 on the input."""
+
+    def __init__(self, units: int, temperature: float = 1.0, dropout: float = 0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.temperature, self.dropout_rate = units, temperature, dropout
+        self.input_drop = tf.keras.layers.Dropout(dropout)
+        self.att_proj = tf.keras.layers.Dense(units, name="att_proj")
+        self.proj_with_att = tf.keras.layers.Dense(units, name="proj_with_att")
+        self.proj_without_att = tf.keras.layers.Dense(units, name="proj_without_att")
+        self.bn = tf.keras.layers.BatchNormalization(name="bn", **BN)
+
+    def build(self, input_shape):
+        self.att_weight = self.add_weight("att_weight", (self.units, 1),
+                                          initializer="glorot_normal")
+        super().build(input_shape)
+
+    def call(self, nodes, training=None):
+        nodes = self.input_drop(nodes, training=training)
+        scores = tf.tanh(self.att_proj(_pairwise(nodes))) @ tf.cast(self.att_weight, nodes.dtype)
+        attention = tf.nn.softmax(scores[..., 0] / self.temperature, axis=-1)
+        out = self.proj_with_att(attention @ nodes) + self.proj_without_att(nodes)
+        return tf.nn.selu(self.bn(out, training=training))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "temperature": self.temperature,
+                "dropout": self.dropout_rate}
+
+
+@register
+class HeteroGraphAttention(tf.keras.layers.Layer):
+    """AASIST's heterogeneous stacking graph attention: two node types joined in one graph (type-specific
+    attention vectors within each type, a shared one across types) plus a master node that attends to all.
+
+    call([nodes_1, nodes_2, master]) → [nodes_1', nodes_2', master'].
+    """
+
+    def __init__(self, units: int, temperature: float = 1.0, dropout: float = 0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.temperature, self.dropout_rate = units, temperature, dropout
+        self.input_drop = tf.keras.layers.Dropout(dropout)
+        self.att_proj = tf.keras.layers.Dense(units, name="att_proj")
+        self.att_projM = tf.keras.layers.Dense(units, name="att_projM")
+        self.proj_with_att = tf.keras.layers.Dense(units, name="proj_with_att")
+        self.proj_without_att = tf.keras.layers.Dense(units, name="proj_without_att")
+        self.proj_with_attM = tf.keras.layers.Dense(units, name="proj_with_attM")
+        self.proj_without_attM = tf.keras.layers.Dense(units, name="proj_without_attM")
+        self.bn = tf.keras.layers.BatchNormalization(name="bn", **BN)
+
+    def build(self, input_shape):
+        shape_1, shape_2, _ = input_shape
+        self.sizes = (int(shape_1[1]), int(shape_2[1]))
+        dim = int(shape_1[-1])
+        self.proj_type1 = tf.keras.layers.Dense(dim, name="proj_type1")
+        self.proj_type2 = tf.keras.layers.Dense(dim, name="proj_type2")
+        # attention vectors: within type 1, within type 2, across types, and the master node's
+        self.att_weights = self.add_weight("att_weights", (self.units, 3), initializer="glorot_normal")
+        self.att_weightM = self.add_weight("att_weightM", (self.units, 1), initializer="glorot_normal")
+        n1, n2 = self.sizes
+        block = np.full((n1 + n2, n1 + n2), 2)
+        block[:n1, :n1], block[n1:, n1:] = 0, 1
+        self.block_selector = tf.constant(np.eye(3, dtype=np.float32)[block])  # (n, n, 3) one-hot
+        super().build(input_shape)
+
+    def call(self, inputs, training=None):
+        nodes_1, nodes_2, master = inputs
+        nodes = tf.concat([self.proj_type1(nodes_1), self.proj_type2(nodes_2)], axis=1)
+        nodes = self.input_drop(nodes, training=training)
+        dtype = nodes.dtype
+
+        gate = tf.tanh(self.att_projM(nodes * master)) @ tf.cast(self.att_weightM, dtype)  # (b, n, 1)
+        master_attention = tf.nn.softmax(gate / self.temperature, axis=1)
+        master = self.proj_with_attM(tf.reduce_sum(master_attention * nodes, axis=1, keepdims=True)) \
+            + self.proj_without_attM(master)
+
+        scores = tf.tanh(self.att_proj(_pairwise(nodes))) @ tf.cast(self.att_weights, dtype)  # (b, n, n, 3)
+        scores = tf.reduce_sum(scores * tf.cast(self.block_selector, dtype), axis=-1)
+        attention = tf.nn.softmax(scores / self.temperature, axis=-1)
+        out = self.proj_with_att(attention @ nodes) + self.proj_without_att(nodes)
+        out = tf.nn.selu(self.bn(out, training=training))
+        n1 = self.sizes[0]
+        return [out[:, :n1], out[:, n1:], master]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "temperature": self.temperature,
+                "dropout": self.dropout_rate}
+
+
+@register
+class GraphPool(tf.keras.layers.Layer):
+    """Keep the ``max(int(n * ratio), min_nodes)`` nodes with the highest sigmoid(w · h) score, each scaled by its
+    score, highest first. The node count is static, so the top-k has a fixed size."""
+
+    def __init__(self, ratio: float, min_nodes: int = 1, dropout: float = 0.3, **kwargs):
+        super().__init__(**kwargs)
+        self.ratio, self.min_nodes, self.dropout_rate = ratio, min_nodes, dropout
+        self.drop = tf.keras.layers.Dropout(dropout)
+        self.proj = tf.keras.layers.Dense(1, name="proj")
+
+    def kept(self, nodes: int) -> int:
+        return max(int(nodes * self.ratio), self.min_nodes)
+
+    def call(self, nodes, training=None):
+        scores = tf.sigmoid(self.proj(self.drop(nodes, training=training)))  # (b, n, 1)
+        _, index = tf.math.top_k(scores[..., 0], self.kept(nodes.shape[1]))
+        return tf.gather(nodes * scores, index, batch_dims=1)
+
+    def get_config(self):
+        return {**super().get_config(), "ratio": self.ratio, "min_nodes": self.min_nodes,
+                "dropout": self.dropout_rate}
+
+
+@register
+class NodeProjection(tf.keras.layers.Layer):
+    """A linear map across the node axis: (batch, n, dim) → (batch, units, dim) (RawGAT-ST's graph fusion)."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight("kernel", (input_shape[1], self.units))
+        self.bias = self.add_weight("bias", (self.units,), initializer="zeros")
+
+    def call(self, nodes):
+        dtype = nodes.dtype
+        return tf.einsum("bnd,nm->bmd", nodes, tf.cast(self.kernel, dtype)) + tf.cast(self.bias, dtype)[:, None]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@register
+class GraphReadout(tf.keras.layers.Layer):
+    """AASIST's readout: [max |T|, mean T, max |S|, mean S, master] over nodes, concatenated."""
+
+    def call(self, inputs):
+        temporal, spectral, master = inputs
+        return tf.concat([tf.reduce_max(tf.abs(temporal), axis=1), tf.reduce_mean(temporal, axis=1),
+                          tf.reduce_max(tf.abs(spectral), axis=1), tf.reduce_mean(spectral, axis=1),
+                          master[:, 0]], axis=-1)
