@@ -28,8 +28,13 @@ TINY = {"lcnn": {"width": 0.125, "dropout": 0.0},
         "efficientnet": {"dropout": 0.0},
         "conformer": {"encoder": TINY_CONFORMER, "dropout": 0.0},
         "contextnet": {"encoder": TINY_CONTEXTNET, "dropout": 0.0},
+        "aasist": {"first_conv": 32, "filts": [70, [1, 8], [8, 8], [8, 16], [16, 16]], "gat_dims": [16, 8],
+                   "dropout": 0.0},
+        "rawgat_st": {"filts": [8, [8, 8], [8, 16], [16, 16]]},
         "ssl": {"checkpoint": str(ROOT / "tests" / "fixtures" / "ssl" / "wavlm_base"), "train_layers": 2,
                 "dropout": 0.0}}
+
+SAMPLES = {"rawgat_st": 64600}  # its node projections fix the input length
 
 
 def toy_batch(samples=8000, batch=16, seed=0):
@@ -52,15 +57,16 @@ def toy_batch(samples=8000, batch=16, seed=0):
 def test_each_model_builds_and_its_loss_falls(name, features_input):
     if name == "efficientnet" and features_input:
         pytest.skip("EfficientNet-B0 is the slowest to train here; its waveform-input case covers the builder")
-    if name == "ssl" and features_input:
+    samples = SAMPLES.get(name, 8000)
+    if name in ("ssl", "aasist", "rawgat_st") and features_input:
         with pytest.raises(ValueError, match="waveforms"):
-            build_model(name, FeatureConfig(), 8000, True, **TINY[name])
+            build_model(name, FeatureConfig(), samples, True, **TINY[name])
         return
     tf.keras.utils.set_random_seed(0)
     features = FeatureConfig(kind="lfcc", n_fft=512, win_length=320, n_mels=20, n_coeffs=20, deltas=True) \
         if name == "lcnn" else FeatureConfig(kind="logmel", n_mels=32)
-    model = build_model(name, features, 8000, features_input, **TINY[name])
-    waves, labels = toy_batch()
+    model = build_model(name, features, samples, features_input, **TINY[name])
+    waves, labels = toy_batch(samples)
     inputs = features_frontend(features)(waves) if features_input else waves
     assert model(inputs).shape == (16, 1) and model(inputs).dtype == tf.float32
     model.compile(tf.keras.optimizers.Adam(3e-3), tf.keras.losses.BinaryCrossentropy(from_logits=True))

@@ -183,8 +183,8 @@ def assign(pairs: Iterable[tuple], path: str) -> int:
     pairs = list(pairs)
     for variable, value, name in pairs:
         if tuple(variable.shape) != tuple(value.shape):
-            raise CheckpointError(f"{path}: tensor {name!r} has shape {tuple(value.shape)}, the model's "
-                                  f"{variable.name} expects {tuple(variable.shape)}")
+            raise CheckpointError(f"{path}: tensor {name!r} has shape {tuple(value.shape)} (in Keras layout), "
+                                  f"the model's {variable.name} expects {tuple(variable.shape)}")
     for variable, value, _ in pairs:
         variable.assign(np.asarray(value, dtype=variable.dtype.as_numpy_dtype))
     return sum(int(np.prod(value.shape)) for _, value, _ in pairs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from ...errors import CheckpointError
 from ..porting import StateDict, assign, batch_norm, conv2d, linear, read_torch_checkpoint
 
 UNUSED = (r".*num_batches_tracked", r"encoder\d?\.\d+\.0\.bn1\..*", r"encoder\d\.[1-9]\.0\.conv_1\..*")
@@ -87,7 +88,27 @@ ASSIGNMENTS = {"aasist": aasist_assignments, "rawgat_st": rawgat_st_assignments}
 def load_official_checkpoint(model: tf.keras.Model, path: str, architecture: str) -> int:
     """Fill ``model`` (built by build_aasist / build_rawgat_st) from an official ``.pth``; returns the number of
     values assigned. Missing, mis-shaped or foreign tensors raise a CheckpointError naming the file."""
-    state = StateDict(read_torch_checkpoint(path), path)
+    return load_state(model, StateDict(read_torch_checkpoint(path), path), architecture)
+
+
+def load_state(model: tf.keras.Model, state: StateDict, architecture: str) -> int:
+    """Fill ``model`` from an official state dict already read; nothing is written unless every tensor fits."""
     pairs = ASSIGNMENTS[architecture](model, state)
     state.check_all_used(UNUSED)
-    return assign(pairs, path)
+    return assign(pairs, state.path)
+
+
+def from_official_config(model_config: dict) -> tuple[str, int, dict]:
+    """(registry name, input samples, builder parameters) of an official ``model_config`` (AASIST .conf) or
+    ``model:`` section (RawGAT-ST yaml)."""
+    config = dict(model_config)
+    samples = int(config.pop("nb_samp", 64600))
+    if "gat_dims" in config:
+        keys = ("first_conv", "filts", "gat_dims", "pool_ratios", "temperatures")
+        return "aasist", samples, {k: config[k] for k in keys if k in config}
+    if "out_channels" in config:
+        if config.get("in_channels", 1) != 1 or config.get("nb_classes", 2) != 2:
+            raise CheckpointError(f"RawGAT-ST config with in_channels={config.get('in_channels')}, "
+                                  f"nb_classes={config.get('nb_classes')}: only 1 and 2 are published")
+        return "rawgat_st", samples, {k: config[k] for k in ("first_conv", "out_channels", "filts") if k in config}
+    raise CheckpointError(f"not an AASIST or RawGAT-ST model config (keys {sorted(config)})")
