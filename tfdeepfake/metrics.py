@@ -56,6 +56,8 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 
+from .errors import TfDeepfakeError
+
 __all__ = [
     "MetricInputError",
     "DEFAULT_COST_MODEL",
@@ -79,10 +81,14 @@ __all__ = [
     "bootstrap_eer_ci",
     "BootstrapCI",
     "roc_auc",
+    "ASVSPOOF5_DCF",
+    "llr_to_posterior",
+    "reliability_curve",
+    "ReliabilityCurve",
 ]
 
 
-class MetricInputError(ValueError):
+class MetricInputError(TfDeepfakeError, ValueError):
     """Scores, labels or cost parameters that a metric cannot be computed from."""
 
 
@@ -100,6 +106,10 @@ DEFAULT_COST_MODEL: Mapping[str, float] = {
     "Cfa_cm": 10.0,
     "Cfa_spoof": 10.0,
 }
+
+#: CM-only detection cost of the ASVspoof 5 evaluation plan (Cmiss = 1, Cfa = 10, Pspoof = 0.05) as the
+#: keyword arguments of :func:`actual_dcf` / :func:`min_dcf`: ``p_target`` is the bona fide prior 1 - Pspoof.
+ASVSPOOF5_DCF: Mapping[str, float] = {"p_target": 0.95, "c_miss": 1.0, "c_fa": 10.0}
 
 # ----------------------------------------------------------------------------------------------
 # input validation
@@ -677,3 +687,56 @@ def roc_auc(bonafide_scores, spoof_scores) -> float:
     not_above = np.searchsorted(spoof, bona, side="right")
     wins = below.sum(dtype=np.float64) + 0.5 * (not_above - below).sum(dtype=np.float64)
     return float(wins / (bona.size * spoof.size))
+
+
+# ----------------------------------------------------------------------------------------------
+# reliability (calibration) curve
+# ----------------------------------------------------------------------------------------------
+
+
+def llr_to_posterior(llr, prior: float) -> np.ndarray:
+    """P(bona fide | score) from natural-log LLRs at a bona fide prior: ``sigmoid(llr + logit(prior))``."""
+    if not (0.0 < prior < 1.0):
+        raise MetricInputError(f"prior: must lie strictly between 0 and 1, got {prior}")
+    z = _as_scores(llr, "llr", allow_empty=True) + math.log(prior / (1.0 - prior))
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable sigmoid
+
+
+class ReliabilityCurve(NamedTuple):
+    """Non-empty probability bins: edges, mean predicted and observed bona fide fraction, trial counts, ECE."""
+
+    bin_low: np.ndarray
+    bin_high: np.ndarray
+    predicted: np.ndarray
+    observed: np.ndarray
+    counts: np.ndarray
+    ece: float
+    prior: float
+
+
+def reliability_curve(bonafide_llr, spoof_llr, n_bins: int = 10, prior: float | None = None) -> ReliabilityCurve:
+    """Reliability diagram of LLR scores: do the posteriors they imply match the observed frequencies?
+
+    Each trial's posterior P(bona fide) is :func:`llr_to_posterior` at ``prior`` (default: the
+    empirical bona fide fraction, the only prior at which observed frequencies are comparable);
+    posteriors are put in ``n_bins`` equal-width bins on [0, 1] (the last bin includes 1) and, per
+    non-empty bin, the mean posterior is set against the fraction of bona fide trials.  ``ece`` is
+    the expected calibration error, ``sum(counts / N * |predicted - observed|)``.  For scores that
+    are true LLRs both agree up to sampling noise.
+    """
+    if int(n_bins) != n_bins or n_bins < 1:
+        raise MetricInputError(f"n_bins: must be a positive integer, got {n_bins}")
+    bona = _as_scores(bonafide_llr, "bonafide_llr")
+    spoof = _as_scores(spoof_llr, "spoof_llr")
+    if prior is None:
+        prior = bona.size / (bona.size + spoof.size)
+    post = llr_to_posterior(np.concatenate((bona, spoof)), prior)
+    is_bona = np.concatenate((np.ones(bona.size), np.zeros(spoof.size)))
+    edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
+    index = np.clip(np.searchsorted(edges, post, side="right") - 1, 0, int(n_bins) - 1)
+    counts = np.bincount(index, minlength=int(n_bins))
+    keep = counts > 0
+    predicted = np.bincount(index, weights=post, minlength=int(n_bins))[keep] / counts[keep]
+    observed = np.bincount(index, weights=is_bona, minlength=int(n_bins))[keep] / counts[keep]
+    ece = float(np.sum(counts[keep] * np.abs(predicted - observed)) / post.size)
+    return ReliabilityCurve(edges[:-1][keep], edges[1:][keep], predicted, observed, counts[keep], ece, float(prior))
