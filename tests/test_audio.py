@@ -1,4 +1,10 @@
-"""Audio loading: formats, downmix, resampling, and one typed error per kind of bad input."""
+"""Audio loading: formats, downmix, resampling, and one typed error per kind of bad input.
+
+Real speech in every container (M4A, WebM, MP4, ...) is in test_audio_formats.py; this file needs no ../shared.
+"""
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -79,3 +85,19 @@ def test_bad_inputs_raise_typed_errors_naming_the_file(tmp_path):
     with pytest.raises(audio.TooLongAudioError, match="long.wav"):
         audio.load_audio(long, max_seconds=2.0)
     assert len(audio.load_audio(long, max_seconds=5.0)[0]) == 48000
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg (scripts/install.sh installs it) encodes these")
+@pytest.mark.parametrize("suffix,codec,rate", [(".m4a", "aac", 16000), (".webm", "libopus", 48000)])
+def test_ffmpeg_formats_decode_a_tone_at_its_pitch(tmp_path, suffix, codec, rate):
+    signal = tone(16000, seconds=1.0)
+    wav, path = tmp_path / "tone.wav", tmp_path / f"tone{suffix}"
+    sf.write(wav, signal, 16000)
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(wav), "-c:a", codec, str(path)], check=True)
+    samples, info = audio.load_audio(path, 16000)
+    assert (info.decoder, info.source_rate, info.format) == ("ffmpeg", rate, audio.probe_audio(path).format)
+    assert 0 <= len(samples) - len(signal) < 1024  # AAC keeps its last frame's padding (measured 384)
+    assert np.argmax(np.abs(np.fft.rfft(samples[:16000]))) == 440  # 1 s at 16 kHz: 1 Hz bins
+    # measured RMS ratio 1.0022 (AAC), 1.0008 (Opus)
+    assert np.sqrt(np.mean(samples[:16000] ** 2)) == pytest.approx(np.sqrt(np.mean(signal**2)), rel=0.02)
+    np.testing.assert_array_equal(np.concatenate(list(audio.stream_audio(path, 16000, block_seconds=0.3))), samples)
