@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tfdeepfake.corpora import (BONAFIDE, SPOOF, UNKNOWN, Utterance, assign_folds, read_asvspoof2019,
-                                read_asvspoof2021, read_corpus)
+from tfdeepfake.corpora import (BONAFIDE, SPOOF, UNKNOWN, CorpusNotFoundError, Utterance, assign_folds,
+                                read_asvspoof2019, read_asvspoof2021, read_corpus)
 
 EXPECTED_2019_LA = {  # split: (bona fide, spoof, speakers, attacks) as published with the corpus
     "train": (2580, 22800, 20, {f"A0{i}" for i in range(1, 7)}),
@@ -61,6 +61,23 @@ def test_asvspoof2019_problems_are_reported_not_dropped(tmp_path):
     kinds = Counter(p.kind for p in listing.problems)
     assert kinds == {"duplicate": 1, "malformed": 1, "bad-label": 1, "missing-audio": 1}
     assert "ASVspoof2019.LA.cm.train.trn.txt:3" in listing.report()
+
+
+def test_asvspoof2019_copy_without_some_splits_builds_what_is_there(tmp_path):
+    protocols = tmp_path / "LA" / "ASVspoof2019_LA_cm_protocols"
+    protocols.mkdir(parents=True)
+    (protocols / "ASVspoof2019.LA.cm.dev.trl.txt").write_text("LA_0069 LA_D_1 - - bonafide\n")
+    write_tone(tmp_path / "LA" / "ASVspoof2019_LA_dev" / "flac" / "LA_D_1.flac")
+    listing = read_asvspoof2019(str(tmp_path), require_all=False)
+    assert [u.split for u in listing.utterances] == ["dev"]
+    missing = [p for p in listing.problems if p.kind == "missing-split"]
+    assert [p.detail for p in missing] == ["no train protocol: split train not built",
+                                           "no eval protocol: split eval not built"]
+    assert "ASVspoof2019.LA.cm.train.trn.txt" in missing[0].where
+    with pytest.raises(CorpusNotFoundError, match="protocol file not found"):  # a named split must exist
+        read_asvspoof2019(str(tmp_path), splits=("train", "dev"))
+    with pytest.raises(CorpusNotFoundError, match="none of the LA protocols"):
+        read_asvspoof2019(str(tmp_path / "nothing"), require_all=False)
 
 
 def test_asvspoof2019_pa_environment_and_replay_ids(tmp_path):

@@ -13,19 +13,19 @@ import sys
 import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 
 from . import records
-from .augment import offline
 from .corpora import READERS, assign_folds, read_corpus
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tfdeepfake.build_tfrecords", description=__doc__,
+def build_parser(prog: str = "tfdeepfake build-records") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True, choices=sorted(READERS))
     parser.add_argument("--root", required=True, help="corpus folder (for csv: the CSV file)")
     parser.add_argument("--out", required=True, help="output folder, local or gs://")
     parser.add_argument("--folds", type=int, default=5, help="folds within each split (1: no folds)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
-    parser.add_argument("--splits", nargs="+", help="ASVspoof 2019 splits to read (default: all)")
+    parser.add_argument("--splits", nargs="+", help="ASVspoof 2019 splits to read (default: those whose protocol "
+                                                    "exists; named splits must all exist)")
     parser.add_argument("--protocol-dir", help="ASVspoof 2019: protocol folder if not in the standard place")
     parser.add_argument("--keys", help="ASVspoof 2021: trial_metadata.txt if not in the standard place")
     parser.add_argument("--sample-rate", type=int, default=16000)
@@ -45,7 +45,8 @@ def reader_options(args) -> dict:
     """The CLI options that the chosen reader understands."""
     options = {}
     if args.dataset.startswith("asvspoof2019"):
-        options.update(splits=tuple(args.splits or ("train", "dev", "eval")), protocol_dir=args.protocol_dir)
+        options.update(splits=tuple(args.splits or ("train", "dev", "eval")), protocol_dir=args.protocol_dir,
+                       require_all=bool(args.splits))
     elif args.dataset.startswith("asvspoof2021") and args.keys:
         options["keys"] = args.keys
     return options
@@ -56,7 +57,7 @@ def run_build(args) -> dict:
     listing = read_corpus(args.dataset, args.root, **options)
     print(f"{args.dataset}: {len(listing.utterances)} utterances; {listing.report()}", file=sys.stderr)
     if args.strict and listing.problems:
-        raise SystemExit(f"--strict: protocol problems\n{listing.report()}")
+        raise records.BuildError(f"--strict: protocol problems\n{listing.report()}")
     folds = assign_folds(listing.utterances, args.folds, args.seed)
     problems = [{"kind": p.kind, "where": p.where, "detail": p.detail} for p in listing.problems]
     provenance = {
@@ -74,22 +75,23 @@ def run_build(args) -> dict:
     return manifest
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "tfdeepfake build-records") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["verify"]:
-        if len(argv) != 2:
-            raise SystemExit("usage: python -m tfdeepfake.build_tfrecords verify DIR")
-        problems = records.verify(argv[1])
+        parser = argparse.ArgumentParser(prog=prog.replace("build-records", "verify-records"),
+                                         description="Check TFRecord shards against their manifest.")
+        parser.add_argument("directory", help="TFRecord folder (local or gs://)")
+        problems = records.verify(parser.parse_args(argv[1:]).directory)
         for problem in problems:
             print(problem)
         print("verified: manifest and shards agree" if not problems else f"{len(problems)} problems")
         return 1 if problems else 0
-    try:
-        run_build(build_parser().parse_args(argv))
-    except (records.BuildError, FileNotFoundError, ValueError, offline.ToolMissing) as error:
-        raise SystemExit(f"error: {error}")
+    run_build(build_parser(prog).parse_args(argv))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .cli import main as cli
+
+    verify = sys.argv[1:2] == ["verify"]
+    sys.exit(cli(["verify-records", *sys.argv[2:]] if verify else ["build-records", *sys.argv[1:]]))

@@ -11,8 +11,8 @@ import sys
 from .spoofing.demo import build_demo_corpus
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tfdeepfake.demo", description=__doc__,
+def main(argv=None, prog: str = "tfdeepfake make-demo-corpus") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="data/demo")
     parser.add_argument("--bonafide", help="folder of real recordings (first folder level = speaker)")
@@ -21,15 +21,14 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=int, default=16000)
     parser.add_argument("--workers", type=int)
     args = parser.parse_args(argv)
-    try:
-        manifest = build_demo_corpus(args.out, bonafide_dir=args.bonafide, per_speaker=args.per_speaker,
-                                     seed=args.seed, sample_rate=args.rate, workers=args.workers)
-    except (FileNotFoundError, ValueError) as error:
-        raise SystemExit(f"error: {error}")
+    manifest = build_demo_corpus(args.out, bonafide_dir=args.bonafide, per_speaker=args.per_speaker,
+                                 seed=args.seed, sample_rate=args.rate, workers=args.workers)
     print(f"{args.out}: {sum(sum(c.values()) for c in manifest['counts'].values())} clips, {manifest['hours']} h; "
           f"{len(manifest['failures'])} failed; skipped systems: {manifest['skipped_systems'] or 'none'}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .cli import shim
+
+    sys.exit(shim("make-demo-corpus"))

@@ -56,8 +56,8 @@ def fit_probe(embeddings: np.ndarray, labels: np.ndarray, kind: str = "logreg", 
     return search.fit(embeddings, labels)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tfdeepfake.probe", description=__doc__,
+def main(argv=None, prog: str = "tfdeepfake probe") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="Hugging Face WavLM or Wav2Vec2 folder (or hub name)")
     parser.add_argument("--backbone", choices=["wavlm", "wav2vec2"], default="wavlm")
@@ -92,4 +92,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .cli import shim
+
+    sys.exit(shim("probe"))

@@ -57,15 +57,15 @@ def plot(embeddings: np.ndarray, names, out_dir: str) -> list[str]:
     return written
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tfdeepfake.verify", description=__doc__,
+def main(argv=None, prog: str = "tfdeepfake xvectors") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+")
     parser.add_argument("--checkpoint", required=True, help="WavLMForXVector folder, e.g. microsoft/wavlm-base-sv")
     parser.add_argument("--out", default="runs/verify")
     args = parser.parse_args(argv)
     if len(args.files) < 2:
-        raise SystemExit("give at least two files to compare")
+        parser.error("give at least two files to compare")
     from .models.ssl.checkpoints import load_wavlm_xvector
 
     model = load_wavlm_xvector(args.checkpoint)
@@ -85,4 +85,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .cli import shim
+
+    sys.exit(shim("xvectors"))

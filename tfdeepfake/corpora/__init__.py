@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from .asvspoof import read_asvspoof2019, read_asvspoof2021
-from .base import BONAFIDE, METADATA_FIELDS, SPOOF, UNKNOWN, Listing, Problem, Utterance
+from .base import (BONAFIDE, METADATA_FIELDS, SPOOF, UNKNOWN, CorpusError, CorpusNotFoundError, Listing, Problem,
+                   Utterance)
 from .folds import assign_folds
 from .generic import read_csv, read_folders
 from .inthewild import read_in_the_wild
@@ -24,7 +25,7 @@ READERS = {
 def read_corpus(dataset: str, root: str, **options) -> Listing:
     """Read any supported corpus by name (the builder CLI's ``--dataset``)."""
     if dataset not in READERS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {sorted(READERS)}")
+        raise CorpusError(f"unknown dataset {dataset!r}; choose from {sorted(READERS)}")
     reader, fixed = READERS[dataset]
     return reader(root, **fixed, **options)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from .base import BONAFIDE, UNKNOWN, Listing, ProtocolReader, Utterance, normalise_label
+from .base import BONAFIDE, UNKNOWN, CorpusNotFoundError, Listing, ProtocolReader, Utterance, normalise_label
 
 SPLIT_SUFFIX_2019 = {"train": "train.trn", "dev": "dev.trl", "eval": "eval.trl"}
 
@@ -22,7 +22,7 @@ def _access_root(root: str, access: str) -> str:
 
 def _read_lines(path: str):
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: protocol file not found")
+        raise CorpusNotFoundError(f"{path}: protocol file not found")
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if line.strip():
@@ -30,19 +30,27 @@ def _read_lines(path: str):
 
 
 def read_asvspoof2019(root: str, access: str = "LA", splits=("train", "dev", "eval"),
-                      protocol_dir: str | None = None, check_audio: bool = True) -> Listing:
-    """ASVspoof 2019 LA or PA: ``SPEAKER UTT ENV|- ATTACK|- LABEL`` per line."""
+                      protocol_dir: str | None = None, check_audio: bool = True,
+                      require_all: bool = True) -> Listing:
+    """ASVspoof 2019 LA or PA: ``SPEAKER UTT ENV|- ATTACK|- LABEL`` per line.
+
+    ``require_all=False``: a split whose protocol file is absent (many copies hold only train/dev, or only dev)
+    is reported as a ``missing-split`` problem and the others are read; no split at all is still an error."""
     access = access.upper()
     if access not in ("LA", "PA"):
         raise ValueError(f"access must be LA or PA, got {access!r}")
     base = _access_root(root, access)
     protocol_dir = protocol_dir or os.path.join(base, f"ASVspoof2019_{access}_cm_protocols")
-    reader = ProtocolReader(check_audio)
+    reader, missing = ProtocolReader(check_audio), []
     for split in splits:
         if split not in SPLIT_SUFFIX_2019:
             raise ValueError(f"unknown ASVspoof 2019 split {split!r}; choose from {list(SPLIT_SUFFIX_2019)}")
         protocol = os.path.join(protocol_dir, f"ASVspoof2019.{access}.cm.{SPLIT_SUFFIX_2019[split]}.txt")
         audio_dir = os.path.join(base, f"ASVspoof2019_{access}_{split}", "flac")
+        if not require_all and not os.path.isfile(protocol):
+            reader.problem("missing-split", protocol, f"no {split} protocol: split {split} not built")
+            missing.append(split)
+            continue
         for where, cols in _read_lines(protocol):
             if len(cols) != 5:
                 reader.problem("malformed", where, f"expected 5 columns, got {len(cols)}")
@@ -57,6 +65,8 @@ def read_asvspoof2019(root: str, access: str = "LA", splits=("train", "dev", "ev
                 attack="-" if label == BONAFIDE else attack, speaker=speaker, split=split,
                 condition="" if environment == "-" else environment,
             ), where)
+    if len(missing) == len(splits):
+        raise CorpusNotFoundError(f"{protocol_dir}: none of the {access} protocols for {list(splits)} exists")
     return reader.listing
 
 

@@ -6,11 +6,21 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..errors import TfDeepfakeError
+
 BONAFIDE = "bonafide"
 SPOOF = "spoof"
 UNKNOWN = "unknown"  # eval trial lists shipped without keys
 LABEL_IDS = {BONAFIDE: 1, SPOOF: 0, UNKNOWN: -1}
 AUDIO_EXTENSIONS = (".flac", ".wav", ".ogg", ".mp3", ".aif", ".aiff")
+
+
+class CorpusError(TfDeepfakeError, ValueError):
+    """A corpus that cannot be read as asked: a missing protocol or folder, a file without the needed columns."""
+
+
+class CorpusNotFoundError(CorpusError, FileNotFoundError):
+    """A protocol file or corpus folder that does not exist."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import os
 
-from .base import BONAFIDE, SPOOF, Listing, ProtocolReader, Utterance, find_audio, normalise_label
+from .base import BONAFIDE, SPOOF, CorpusNotFoundError, Listing, ProtocolReader, Utterance, find_audio, normalise_label
 
 
 def read_csv(csv_path: str, split: str = "train", check_audio: bool = True) -> Listing:
@@ -38,7 +38,7 @@ def read_folders(root: str, split: str = "train") -> Listing:
     for folder, label in (("real", BONAFIDE), ("fake", SPOOF)):
         top = os.path.join(root, folder)
         if not os.path.isdir(top):
-            raise FileNotFoundError(f"{top}: expected real/ and fake/ folders under {root}")
+            raise CorpusNotFoundError(f"{top}: expected real/ and fake/ folders under {root}")
         for path in find_audio(top):
             relative = os.path.relpath(path, top)
             parts = relative.split(os.sep)

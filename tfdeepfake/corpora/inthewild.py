@@ -4,20 +4,20 @@ from __future__ import annotations
 import csv
 import os
 
-from .base import BONAFIDE, ProtocolReader, Utterance, normalise_label, Listing
+from .base import BONAFIDE, CorpusError, CorpusNotFoundError, Listing, ProtocolReader, Utterance, normalise_label
 
 
 def read_in_the_wild(root: str, meta: str | None = None, check_audio: bool = True) -> Listing:
     """Every row of meta.csv; the whole corpus is one ``eval`` split (it is meant for testing)."""
     meta = meta or os.path.join(root, "meta.csv")
     if not os.path.isfile(meta):
-        raise FileNotFoundError(f"{meta}: In-the-Wild meta.csv not found")
+        raise CorpusNotFoundError(f"{meta}: In-the-Wild meta.csv not found")
     reader = ProtocolReader(check_audio)
     with open(meta, newline="", encoding="utf-8") as handle:
         rows = csv.DictReader(handle)
         missing = {"file", "speaker", "label"} - set(rows.fieldnames or [])
         if missing:
-            raise ValueError(f"{meta}: missing columns {sorted(missing)} (expected file,speaker,label)")
+            raise CorpusError(f"{meta}: missing columns {sorted(missing)} (expected file,speaker,label)")
         for number, row in enumerate(rows, 2):
             where = f"{meta}:{number}"
             label = normalise_label(row["label"] or "")

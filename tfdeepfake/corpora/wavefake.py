@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .base import BONAFIDE, SPOOF, Listing, ProtocolReader, Utterance, find_audio
+from .base import BONAFIDE, SPOOF, CorpusNotFoundError, Listing, ProtocolReader, Utterance, find_audio
 
 ORIGINAL_FOLDERS = ("LJSpeech-1.1/wavs", "jsut_ver1.1/basic5000/wav")
 
@@ -34,7 +34,7 @@ def read_wavefake(root: str, bonafide_dirs=None) -> Listing:
     vocoders = sorted(d for d in os.listdir(root) if d.startswith(("ljspeech_", "jsut_", "common_voices_"))
                       and os.path.isdir(os.path.join(root, d)))
     if not vocoders:
-        raise FileNotFoundError(f"{root}: no WaveFake vocoder folders (ljspeech_*/jsut_*) found")
+        raise CorpusNotFoundError(f"{root}: no WaveFake vocoder folders (ljspeech_*/jsut_*) found")
     for vocoder in vocoders:
         speaker = "JSUT" if vocoder.startswith("jsut_") else "LJ"
         for path in find_audio(os.path.join(root, vocoder)):

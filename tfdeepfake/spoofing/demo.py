@@ -21,9 +21,9 @@ import numpy as np
 import soundfile as sf
 
 from ..audio import AudioError, load_audio
-from ..corpora.base import find_audio
+from ..corpora.base import CorpusNotFoundError, find_audio
 from .chain import FinalChain, trim_silence
-from .errors import GeneratorError
+from .errors import GeneratorError, GeneratorInputError
 from .generators import available_generators, generate
 
 ASTERISK_DIR = "/usr/share/asterisk/sounds"
@@ -114,7 +114,7 @@ def assign_speakers(sources: list[Source], seed: int) -> dict[str, str]:
     if set(speakers) <= set(ASTERISK_VOICES.values()):
         return {s: "eval" if s in ASTERISK_EVAL_SPEAKERS else "train" for s in speakers}
     if len(speakers) < 2:
-        raise ValueError("the demo corpus needs recordings of at least two speakers (train and eval disjoint)")
+        raise GeneratorInputError("the demo corpus needs recordings of at least two speakers (train and eval disjoint)")
     order = np.random.default_rng(seed).permutation(speakers)
     eval_count = max(1, round(0.4 * len(speakers)))
     return {s: "eval" if i < eval_count else "train" for i, s in enumerate(order)}
@@ -199,7 +199,7 @@ def build_demo_corpus(out: str, *, bonafide_dir: str | None = None, per_speaker:
     """Write the corpus under ``out`` (ASVspoof 2019 LA layout + README.md + manifest.json); returns the manifest."""
     sources = folder_sources(bonafide_dir) if bonafide_dir else asterisk_sources()
     if not sources:
-        raise FileNotFoundError(f"no real recordings: install asterisk-core-sounds-en-g722 (and es, fr, it, ru) "
+        raise CorpusNotFoundError(f"no real recordings: install asterisk-core-sounds-en-g722 (and es, fr, it, ru) "
                                 f"with apt-get, or pass --bonafide DIR (looked in {bonafide_dir or ASTERISK_DIR})")
     available = available_generators()
     missing = sorted({s for s in [*TRAIN_ATTACKS.values(), *EVAL_ATTACKS.values()] if not available.get(s)})
