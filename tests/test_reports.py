@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfdeepfake import evaluate, metrics, reports
+from tfdeepfake import cli, evaluate, metrics, reports
 from tfdeepfake.errors import TfDeepfakeError
 from tfdeepfake.reports import ScoreFileError, ScoreFileNotFoundError, ScoreMatchError
 
@@ -365,7 +365,7 @@ def test_report_files_plots_and_score_file(tmp_path):
 def test_cli_scores_command(tmp_path, capsys):
     protocol, scores, _ = toy_2019(tmp_path, seed=6)
     out = tmp_path / "cli"
-    rc = evaluate.main(["scores", "--scores", scores, "--protocol", protocol, "--asv-scores", toy_asv(tmp_path),
+    rc = cli.main(["evaluate", "--scores", scores, "--protocol", protocol, "--asv-scores", toy_asv(tmp_path),
                         "--out", str(out), "--bootstrap", "20", "--no-plots"])
     printed = capsys.readouterr().out
     assert rc == 0
@@ -373,7 +373,7 @@ def test_cli_scores_command(tmp_path, capsys):
     assert f"EER: {result['eer_percent']:.4f} %" in printed and "min t-DCF (2019)" in printed
     assert not list(out.glob("*.png")) and (out / "report.md").is_file()
     assert result["eer_ci95"]["n_bootstrap"] == 20
-    rc = evaluate.main(["scores", "--scores", str(tmp_path / "absent.txt"), "--protocol", protocol])
+    rc = cli.main(["evaluate", "--scores", str(tmp_path / "absent.txt"), "--protocol", protocol])
     assert rc == 1 and "absent.txt: file not found" in capsys.readouterr().err
     # the options are reusable on any parser
     import argparse

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import metrics, reports
-from .errors import TfDeepfakeError
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -146,20 +145,14 @@ def summary_lines(result: dict) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m tfdeepfake.evaluate scores --scores FILE --protocol FILE [...]``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m tfdeepfake.evaluate",
-                                     description="Evaluate spoofing-countermeasure scores.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_score_arguments(commands.add_parser(
-        "scores", help="evaluate a CM score file against an ASVspoof protocol",
-        description="EER (bootstrap CI), min t-DCF, Cllr, per-attack and per-codec tables, plots."))
+def main(argv: list[str] | None = None, prog: str = "tfdeepfake evaluate") -> int:
+    """``tfdeepfake evaluate --scores FILE --protocol FILE [...]``; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Evaluate spoofing-countermeasure scores: EER (bootstrap CI), min t-DCF, Cllr, "
+                               "per-attack and per-codec tables, plots.")
+    add_score_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        result = run_scores(args)
-    except TfDeepfakeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    result = run_scores(args)
     print("\n".join(summary_lines(result)))
     if args.out:
         print(f"report: {args.out}/report.md")
@@ -167,4 +160,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .cli import shim
+
+    sys.exit(shim("evaluate"))
