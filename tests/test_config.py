@@ -37,5 +37,10 @@ def test_bad_keys_and_types_are_named(override, message):
 
 
 def test_missing_file_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="nope.yaml"):
+    with pytest.raises(ConfigError, match="nope.yaml.*aasist"):
         load_config(str(tmp_path / "nope.yaml"))
+
+
+def test_shipped_recipes_load_by_name():
+    assert load_config("aasist") == load_config(str(CONFIG_DIR / "aasist.yaml"))
+    assert load_config("aasist").model.params["preset"] == "aasist"

@@ -17,7 +17,7 @@ from .errors import TfDeepfakeError
 from .features import FeatureConfig
 from .pipeline import AugmentConfig
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # shipped with the package; ./configs links here
 
 
 class ConfigError(TfDeepfakeError, ValueError):
@@ -166,10 +166,21 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
     return values
 
 
-def load_config(path: str | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """The YAML at ``path`` (default configs/demo.yaml) with ``overrides`` applied, validated."""
-    path = Path(path) if path else CONFIG_DIR / "demo.yaml"
+def recipe_path(path_or_name: str | None) -> Path:
+    """A YAML path as it is, or a shipped recipe by name (``aasist`` → the package's configs/aasist.yaml)."""
+    if not path_or_name:
+        return CONFIG_DIR / "demo.yaml"
+    path = Path(path_or_name)
+    if not path.is_file() and not path.suffix and (CONFIG_DIR / f"{path_or_name}.yaml").is_file():
+        return CONFIG_DIR / f"{path_or_name}.yaml"
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found (see {CONFIG_DIR} for the recipes)")
+        recipes = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+        raise ConfigError(f"{path}: config file not found (shipped recipes, usable by name: {recipes})")
+    return path
+
+
+def load_config(path: str | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """The YAML at ``path`` or the shipped recipe of that name (default: demo) with ``overrides`` applied."""
+    path = recipe_path(path)
     values = yaml.safe_load(path.read_text()) or {}
     return from_dict(ExperimentConfig, apply_overrides(values, list(overrides or [])))
