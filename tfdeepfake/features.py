@@ -295,8 +295,12 @@ def make_frontend(config: FeatureConfig):
     return cepstrum
 
 
+@tf.keras.utils.register_keras_serializable(package="tfdeepfake")
 class FrontEnd(tf.keras.layers.Layer):
-    """Keras layer computing :func:`make_frontend` features in float32 on the model's device."""
+    """Keras layer computing :func:`make_frontend` features in float32 on the model's device.
+
+    Registered, its config the FeatureConfig as a dict: a model holding it saves and reloads whole (.keras).
+    """
 
     def __init__(self, config: FeatureConfig | dict, **kwargs):
         kwargs.setdefault("dtype", "float32")

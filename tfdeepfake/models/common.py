@@ -1,4 +1,5 @@
-"""What every model shares: waveform or feature input, the front-end layer, the one-logit output.
+"""What every model shares: waveform or feature input, the front-end layer, feature normalisation, the one-logit
+output.
 
 Convention (ASVspoof): the output is one logit, higher means bona fide; ``spoof_probability = sigmoid(-logit)``.
 """
@@ -23,11 +24,23 @@ def model_inputs(feature_config: FeatureConfig, input_samples: int, features_inp
     return inputs, FrontEnd(feature_config, name="frontend")(inputs)
 
 
-def standardise(features, name: str = "feature_norm"):
-    """Per-example, per-bin mean/variance normalisation over frames (utterance CMVN)."""
-    return tf.keras.layers.Lambda(
-        lambda x: (x - tf.reduce_mean(x, axis=1, keepdims=True))
-        / (tf.math.reduce_std(x, axis=1, keepdims=True) + 1e-5), name=name)(features)
+@tf.keras.utils.register_keras_serializable(package="tfdeepfake")
+class Standardise(tf.keras.layers.Layer):
+    """Per-example, per-bin mean/variance normalisation over frames (utterance CMVN) of (batch, frames, bins).
+
+    A registered layer, not a Lambda: models holding it save and reload whole (.keras) without ``safe_mode=False``.
+    """
+
+    def __init__(self, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def call(self, features):
+        mean = tf.reduce_mean(features, axis=1, keepdims=True)
+        return (features - mean) / (tf.math.reduce_std(features, axis=1, keepdims=True) + self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
 
 
 def logit_head(pooled, dropout: float = 0.0):

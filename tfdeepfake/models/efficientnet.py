@@ -5,7 +5,7 @@ import os
 
 import tensorflow as tf
 
-from .common import logit_head, model_inputs, standardise
+from .common import Standardise, logit_head, model_inputs
 
 
 def build_efficientnet(feature_config, input_samples: int, features_input: bool = False,
@@ -17,9 +17,11 @@ def build_efficientnet(feature_config, input_samples: int, features_input: bool 
                                 "path; nothing is downloaded)")
     inputs, features = model_inputs(feature_config, input_samples, features_input)
     frames, bins = feature_config.num_frames(input_samples), feature_config.num_bins()
-    # standardised features (mean 0, std 1) spread over the 0..255 range the backbone's rescaling expects
-    image = tf.keras.layers.Lambda(lambda x: tf.repeat(x[..., None] * 48.0 + 128.0, 3, axis=-1),
-                                   name="to_image")(standardise(features))
+    # standardised features (mean 0, std 1) spread over the 0..255 range the backbone's rescaling expects, as one
+    # grey channel repeated three times (built-in layers only, so the model saves whole)
+    grey = tf.keras.layers.Rescaling(48.0, offset=128.0, name="to_pixels")(Standardise(name="feature_norm")(features))
+    grey = tf.keras.layers.Reshape((frames, bins, 1), name="to_image")(grey)
+    image = tf.keras.layers.Concatenate(name="to_rgb")([grey, grey, grey])
     backbone = tf.keras.applications.EfficientNetB0(include_top=False, weights=imagenet_weights,
                                                     input_shape=(frames, bins, 3), pooling="avg")
     return tf.keras.Model(inputs, logit_head(backbone(image), dropout), name=name)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 
+@tf.keras.utils.register_keras_serializable(package="tfdeepfake")
 class EmbeddingHead(tf.keras.layers.Layer):
-    """Dense projection to ``dim`` then L2 normalisation (float32 under mixed precision)."""
+    """Dense projection to ``dim`` then L2 normalisation (float32 under mixed precision); registered."""
 
     def __init__(self, dim: int = 128, **kwargs):
         kwargs.setdefault("dtype", "float32")

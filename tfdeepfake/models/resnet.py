@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .common import logit_head, model_inputs, standardise
+from .common import Standardise, logit_head, model_inputs
 
 
 def _block(x, channels: int, stride: int, name: str):
@@ -23,7 +23,7 @@ def build_resnet(feature_config, input_samples: int, features_input: bool = Fals
                  channels: tuple = (16, 32, 64, 128), blocks_per_stage: int = 2, dropout: float = 0.3,
                  name: str = "resnet") -> tf.keras.Model:
     inputs, features = model_inputs(feature_config, input_samples, features_input)
-    x = tf.keras.layers.Reshape((-1, feature_config.num_bins(), 1))(standardise(features))
+    x = tf.keras.layers.Reshape((-1, feature_config.num_bins(), 1))(Standardise(name="feature_norm")(features))
     x = tf.keras.layers.Conv2D(channels[0], 3, padding="same", use_bias=False, name="stem")(x)
     x = tf.keras.layers.ReLU()(tf.keras.layers.BatchNormalization(name="stem_bn")(x))
     for stage, width in enumerate(channels):

@@ -3,7 +3,8 @@ head learns that an augmented bona fide utterance (anchor) lies nearer its clean
 any spoof in the batch (negative) by a margin — robustness to channels, separation from spoofs.
 
 Inputs while training are pairs (batch, 2, ...) [clean, augmented] from ``InputConfig(paired=True)``;
-scoring takes plain inputs and returns the logit, so evaluation code is unchanged.
+scoring takes plain inputs and returns the logit, so evaluation code is unchanged. The wrapper is for training
+only: keep the trained scoring model with ``model.base.save(path)`` (it saves and reloads whole).
 """
 from __future__ import annotations
 

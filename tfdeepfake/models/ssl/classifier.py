@@ -3,7 +3,8 @@
 Head: mean pooling over time of the last hidden state or of a learned softmax-weighted sum of all layers, then
 one logit (higher = bona fide). Fine-tuning in two stages: ``train_layers=0`` freezes the backbone (stage 1,
 head only); :func:`unfreeze_top` opens the top N transformer layers (and the final layer norm of pre-LN
-models) for stage 2, at a lower learning rate.
+models) for stage 2, at a lower learning rate. The classifiers save and reload whole (.keras); the trainable flags
+inside the backbone are not part of a Keras config, so call :func:`unfreeze_top` again to resume stage 2.
 """
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import tensorflow as tf
 
 from ..common import logit_head
 from .checkpoints import load_wav2vec2, load_wavlm
-from .wavlm import WavLMConfig, WavLMModel
+from .wavlm import WavLMConfig, WavLMModel, register
 
 
+@register
 class LayerWeighting(tf.keras.layers.Layer):
-    """Softmax-weighted sum of a list of (batch, time, dim) hidden states, weights learned."""
+    """Softmax-weighted sum of a list of (batch, time, dim) hidden states, weights learned (one per state, so no
+    constructor arguments)."""
 
     def build(self, input_shape):
         self.layer_logits = self.add_weight("layer_logits", [len(input_shape)], initializer="zeros")
@@ -24,12 +27,23 @@ class LayerWeighting(tf.keras.layers.Layer):
         return tf.einsum("l,lbtd->btd", tf.nn.softmax(self.layer_logits), tf.stack(states))
 
 
+@register
 class Wav2Vec2Backbone(tf.keras.layers.Layer):
-    """transformers' TFWav2Vec2Model behind the same dict interface as :class:`WavLMModel`."""
+    """transformers' TFWav2Vec2Model behind the same dict interface as :class:`WavLMModel`.
 
-    def __init__(self, checkpoint: str, **kwargs):
+    Built from a ``checkpoint`` folder (or hub name), or from ``config``, transformers' Wav2Vec2Config as a dict,
+    with random weights: the Keras config holds that dict, so a saved model rebuilds without the checkpoint and
+    takes its weights from the .keras file.
+    """
+
+    def __init__(self, checkpoint: str | None = None, config: dict | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.model = load_wav2vec2(checkpoint)
+        if checkpoint:
+            self.model = load_wav2vec2(checkpoint)
+        else:
+            import transformers
+
+            self.model = transformers.TFWav2Vec2Model(transformers.Wav2Vec2Config.from_dict(config or {}))
         self.encoder_layers = self.model.wav2vec2.encoder.layer
         self.encoder_norm = self.model.wav2vec2.encoder.layer_norm
         self.stable = bool(self.model.config.do_stable_layer_norm)
@@ -37,6 +51,9 @@ class Wav2Vec2Backbone(tf.keras.layers.Layer):
     def call(self, waveform):
         result = self.model(waveform, output_hidden_states=True)
         return {"last_hidden_state": result.last_hidden_state, "hidden_states": list(result.hidden_states)}
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.model.config.to_dict()}
 
 
 def backbone_of(model: tf.keras.Model):

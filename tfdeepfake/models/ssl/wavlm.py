@@ -5,7 +5,8 @@ convolutional feature encoder (group-norm or layer-norm variant), feature projec
 convolution (weight norm folded into the kernel on loading), and a transformer whose first layer owns the
 bucketed relative-position embedding that every layer gates with its own GRU-style gate — in the post-LN
 ("base") or stable pre-LN ("large") arrangement. Weights come from Hugging Face checkpoints (see
-:mod:`tfdeepfake.models.ssl.checkpoints`); parity with PyTorch is tested against committed fixtures.
+:mod:`tfdeepfake.models.ssl.checkpoints`); parity with PyTorch is tested against committed fixtures. Every layer
+is registered and carries its WavLMConfig in its Keras config, so models holding them save and reload whole.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 import tensorflow as tf
+
+register = tf.keras.utils.register_keras_serializable(package="tfdeepfake.ssl")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,10 @@ class WavLMConfig:
         known = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names}
         return cls(**known, extra={k: v for k, v in values.items() if k not in names})
 
+    def to_dict(self) -> dict:
+        """The inverse of :meth:`from_dict`: the known fields and the extra ones in one dict."""
+        return {**self.extra, **{f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}}
+
     def frames(self, samples: int) -> int:
         """Feature-encoder output length for ``samples`` input samples."""
         for kernel, stride in zip(self.conv_kernel, self.conv_stride):
@@ -67,6 +74,22 @@ def _activation(name: str):
     raise ValueError(f"unsupported activation {name!r}")
 
 
+class FromWavLMConfig:
+    """Mixin for layers built from a WavLMConfig (``self.config``): it travels in their Keras config as a dict.
+
+    ``Layer.get_config`` is called directly because ``tf.keras.Model.get_config`` of a subclass drops name,
+    trainable and dtype."""
+
+    def get_config(self):
+        return {**tf.keras.layers.Layer.get_config(self), "config": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(WavLMConfig.from_dict(config.pop("config")), **config)
+
+
+@register
 class ChannelNorm(tf.keras.layers.Layer):
     """PyTorch GroupNorm with one group per channel on (batch, time, channels): normalise each channel over time."""
 
@@ -82,12 +105,17 @@ class ChannelNorm(tf.keras.layers.Layer):
         mean, variance = tf.nn.moments(x, axes=[1], keepdims=True)
         return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta
 
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
 
-class FeatureEncoder(tf.keras.layers.Layer):
+
+@register
+class FeatureEncoder(FromWavLMConfig, tf.keras.layers.Layer):
     """Strided 1-D convolutions from waveform (batch, samples) to frames (batch, frames, conv_dim[-1])."""
 
     def __init__(self, config: WavLMConfig, **kwargs):
         super().__init__(**kwargs)
+        self.config = config
         self.activation = _activation(config.feat_extract_activation)
         self.convs, self.norms = [], []
         for i, (dim, kernel, stride) in enumerate(zip(config.conv_dim, config.conv_kernel, config.conv_stride)):
@@ -109,11 +137,13 @@ class FeatureEncoder(tf.keras.layers.Layer):
         return x
 
 
-class PositionalConv(tf.keras.layers.Layer):
+@register
+class PositionalConv(FromWavLMConfig, tf.keras.layers.Layer):
     """Grouped convolution over time (kernel K, padding K//2, one frame dropped when K is even), then GELU."""
 
     def __init__(self, config: WavLMConfig, **kwargs):
         super().__init__(**kwargs)
+        self.config = config
         self.kernel_size = config.num_conv_pos_embeddings
         self.conv = tf.keras.layers.Conv1D(config.hidden_size, self.kernel_size,
                                            groups=config.num_conv_pos_embedding_groups, name="conv")
@@ -141,11 +171,13 @@ def relative_position_buckets(length: int, num_buckets: int, max_distance: int) 
     return buckets + np.where(distance < max_exact, distance, large)
 
 
-class WavLMAttention(tf.keras.layers.Layer):
+@register
+class WavLMAttention(FromWavLMConfig, tf.keras.layers.Layer):
     """Multi-head self-attention plus WavLM's gated relative position bias."""
 
     def __init__(self, config: WavLMConfig, has_relative_position_bias: bool, **kwargs):
         super().__init__(**kwargs)
+        self.config = config
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // self.num_heads
         self.num_buckets, self.max_distance = config.num_buckets, config.max_bucket_distance
@@ -190,12 +222,17 @@ class WavLMAttention(tf.keras.layers.Layer):
         context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, length, self.num_heads * self.head_dim])
         return self.out_proj(context), position_bias
 
+    def get_config(self):
+        return {**super().get_config(), "has_relative_position_bias": self.has_relative_position_bias}
 
-class WavLMLayer(tf.keras.layers.Layer):
+
+@register
+class WavLMLayer(FromWavLMConfig, tf.keras.layers.Layer):
     """One transformer layer: post-LN (base) or pre-LN (stable, large)."""
 
     def __init__(self, config: WavLMConfig, index: int, **kwargs):
         super().__init__(**kwargs)
+        self.config, self.index = config, index
         self.stable = config.do_stable_layer_norm
         self.attention = WavLMAttention(config, has_relative_position_bias=index == 0, name="attention")
         self.layer_norm = tf.keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="layer_norm")
@@ -217,8 +254,12 @@ class WavLMLayer(tf.keras.layers.Layer):
         hidden = self.layer_norm(hidden + attended)
         return self.final_layer_norm(hidden + self.feed_forward(hidden)), position_bias
 
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}
 
-class WavLMModel(tf.keras.Model):
+
+@register
+class WavLMModel(FromWavLMConfig, tf.keras.Model):
     """Waveforms (batch, samples) -> dict ``last_hidden_state`` and ``hidden_states`` (embeddings + each layer),
     like transformers' ``WavLMModel(..., output_hidden_states=True)``. ``attention_mask`` (batch, samples) of
     1/0 marks real samples in padded batches."""
@@ -260,12 +301,13 @@ class WavLMModel(tf.keras.Model):
         return {"last_hidden_state": hidden, "hidden_states": states}
 
 
-class XVectorHead(tf.keras.layers.Layer):
+@register
+class XVectorHead(FromWavLMConfig, tf.keras.layers.Layer):
     """transformers' ``*ForXVector`` head: projector, TDNN layers, mean+std pooling, embedding, classifier."""
 
     def __init__(self, config: WavLMConfig, num_labels: int, **kwargs):
         super().__init__(**kwargs)
-        self.config = config
+        self.config, self.num_labels = config, num_labels
         self.projector = tf.keras.layers.Dense(config.tdnn_dim[0], name="projector")
         self.tdnn = [tf.keras.layers.Conv1D(dim, kernel, dilation_rate=dilation, activation="relu", name=f"tdnn{i}")
                      for i, (dim, kernel, dilation) in enumerate(zip(config.tdnn_dim, config.tdnn_kernel,
@@ -296,14 +338,22 @@ class XVectorHead(tf.keras.layers.Layer):
         embeddings = self.feature_extractor(tf.concat([mean, std], axis=-1))
         return {"embeddings": embeddings, "logits": self.classifier(embeddings)}
 
+    def get_config(self):
+        return {**super().get_config(), "num_labels": self.num_labels}
 
-class WavLMForXVector(tf.keras.Model):
+
+@register
+class WavLMForXVector(FromWavLMConfig, tf.keras.Model):
     """WavLM + x-vector head; ``embeddings`` are the speaker embeddings (cosine-score them)."""
 
     def __init__(self, config: WavLMConfig, num_labels: int = 2, **kwargs):
         super().__init__(**kwargs)
+        self.config, self.num_labels = config, num_labels
         self.wavlm = WavLMModel(config, name="wavlm")
         self.head = XVectorHead(config, num_labels, name="xvector")
 
     def call(self, waveform):
         return self.head(self.wavlm(waveform))
+
+    def get_config(self):
+        return {**super().get_config(), "num_labels": self.num_labels}
