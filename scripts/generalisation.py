@@ -26,7 +26,7 @@ from tfdeepfake.config import load_config  # noqa: E402
 from tfdeepfake.corpora import assign_folds, read_csv  # noqa: E402
 from tfdeepfake.pipeline import InputConfig, eval_dataset  # noqa: E402
 from tfdeepfake.spoofing.demo import build_demo_corpus  # noqa: E402
-from tfdeepfake.train import run  # noqa: E402
+from tfdeepfake.training import run  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "corpora"
 SETS = ("hifigan-demo", "vits-demo")

@@ -228,7 +228,7 @@ def test_a_host_feature_model_is_bundled_with_its_front_end(tmp_path):
     from tfdeepfake.config import load_config
     from tfdeepfake.features import make_frontend
     from tfdeepfake.models import build_model
-    from tfdeepfake.train import waveform_model
+    from tfdeepfake.training import waveform_model
 
     config = load_config(None, ["features.where=host", "data.crop_samples=8000"])
     tf.keras.utils.set_random_seed(0)

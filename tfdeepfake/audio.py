@@ -131,12 +131,12 @@ def _soundfile_info(path: str, handle: sf.SoundFile) -> AudioInfo:
     return AudioInfo(path, handle.samplerate, handle.channels, handle.frames, handle.format, handle.subtype)
 
 
-def _downmix(frames: np.ndarray) -> np.ndarray:
+def downmix(frames: np.ndarray) -> np.ndarray:
     """(frames, channels) float32 to mono by the channel mean (not ffmpeg's -ac 1, which sums stereo at 0.707)."""
     return frames.mean(axis=1, dtype=np.float32) if frames.shape[1] > 1 else frames[:, 0]
 
 
-def _require_finite(path: str, samples: np.ndarray, first_frame: int = 0, rate: int | None = None) -> None:
+def require_finite(path: str, samples: np.ndarray, first_frame: int = 0, rate: int | None = None) -> None:
     """:class:`NonFiniteAudioError` if any sample is NaN/Inf; with ``rate``, the message says where it starts."""
     bad = ~np.isfinite(samples)
     if bad.any():
@@ -326,8 +326,8 @@ def load_audio(path, target_rate: int | None = 16000, max_seconds: float | None 
             raise UndecodableAudioError(path, str(error).strip()) from error
     if data.shape[0] == 0:
         raise NoSamplesError(path)
-    samples = _downmix(data)
-    _require_finite(path, samples)
+    samples = downmix(data)
+    require_finite(path, samples)
     if target_rate is not None:
         samples = resample(samples, info.source_rate, target_rate)
     return np.require(samples, np.float32, "CW"), info
@@ -402,8 +402,8 @@ def _mono_blocks(path: str, info: AudioInfo, frames: Iterator[np.ndarray], rate:
     held = read = 0
     try:
         for data in frames:
-            samples = _downmix(data)
-            _require_finite(path, samples, read, info.source_rate)
+            samples = downmix(data)
+            require_finite(path, samples, read, info.source_rate)
             read += len(samples)
             if resampler is not None:
                 samples = resampler.resample_chunk(samples)

@@ -37,6 +37,7 @@ class DataConfig:
     crop_samples: int = 64600
     sample_rate: int = 16000
     batch_size: int = 32  # per replica: the global batch is this times the strategy's replicas
+    eval_batch_size: int | None = None  # windows per scoring batch (dev, eval); None: the training batch
     balanced: bool = False  # 1:1 bona fide/spoof sampling instead of class weights
     shuffle_buffer: int = 2048
     eval_windows_hop: int | None = None  # None: first crop_samples of each utterance (the peers' convention)

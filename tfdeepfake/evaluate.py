@@ -22,27 +22,30 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 
-def score_dataset(model: tf.keras.Model, dataset: tf.data.Dataset) -> dict[str, np.ndarray]:
-    """Run ``model`` over batches of ``eval_dataset`` dicts; windows of one utterance are averaged.
+def score_dataset(model: tf.keras.Model, dataset: tf.data.Dataset,
+                  aggregation: str = "mean-logit") -> dict[str, np.ndarray]:
+    """Run ``model`` over batches of ``eval_dataset`` dicts; the windows of one utterance are aggregated by the
+    Detector's rule (``bundle.aggregate_logits``).
 
     Returns arrays ``utt_id, label, attack, score`` with one row per utterance, in first-seen order.
     """
     import tensorflow as tf
 
+    from .bundle import aggregate_logits
+
     predict = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
-    sums, counts, labels, attacks = defaultdict(float), defaultdict(int), {}, {}
+    windows, labels, attacks = defaultdict(list), {}, {}
     for batch in dataset:
         logits = tf.reshape(tf.cast(predict(batch["inputs"]), tf.float32), [-1]).numpy()
         for utt, label, attack, logit in zip(batch["utt_id"].numpy(), batch["label"].numpy(),
                                              batch["attack"].numpy(), logits):
             utt = utt.decode()
-            sums[utt] += float(logit)
-            counts[utt] += 1
+            windows[utt].append(float(logit))
             labels[utt], attacks[utt] = int(label), attack.decode()
-    ids = list(sums)
+    ids = list(windows)
     return {"utt_id": np.array(ids), "label": np.array([labels[u] for u in ids]),
             "attack": np.array([attacks[u] for u in ids]),
-            "score": np.array([sums[u] / counts[u] for u in ids], dtype=np.float64)}
+            "score": np.array([aggregate_logits(windows[u], aggregation) for u in ids], dtype=np.float64)}
 
 
 def summarise(scores: dict[str, np.ndarray], dev_threshold: float | None = None) -> dict:

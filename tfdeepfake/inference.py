@@ -349,7 +349,7 @@ class Detector:
             return cls.from_bundle(read_bundle(os.path.join(text, "bundle")), batch_windows)
         if os.path.isfile(os.path.join(text, "config.yaml")):
             raise BundleError(f"{text}: a run folder without bundle/ (runs before bundles existed); train it again "
-                              "or write one with tfdeepfake.train.write_run_bundle")
+                              "or write one with tfdeepfake.training.write_run_bundle")
         raise BundleError(f"{text}: no {META_FILE} + {MODEL_FILE} (bundle), bundle/ (run), saved_model.pb "
                           f"(SavedModel) inside; a bundle holds {MODEL_FILE}, {META_FILE} and {CARD_FILE}")
 
@@ -372,13 +372,13 @@ class Detector:
         name = "<array>"
         samples = np.asarray(source, dtype=np.float32)
         if samples.ndim == 2:
-            samples = audio_io._downmix(samples)  # (frames, channels), as soundfile returns them
+            samples = audio_io.downmix(samples)  # (frames, channels), as soundfile returns them
         if samples.ndim != 1:
             raise audio_io.UndecodableAudioError(name, f"expected mono samples or (frames, channels), got shape "
                                                        f"{np.shape(source)}")
         if samples.size == 0:
             raise audio_io.NoSamplesError(name)
-        audio_io._require_finite(name, samples)
+        audio_io.require_finite(name, samples)
         samples = audio_io.resample(samples, sample_rate or rate, rate)
         block = int(BLOCK_SECONDS * rate)
         return name, (samples[i:i + block] for i in range(0, len(samples), block))

@@ -50,7 +50,7 @@ def test_two_stage_recipe_runs_through_the_training_cli(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from helpers import toy_tfrecords
     from tfdeepfake.config import load_config
-    from tfdeepfake.train import run
+    from tfdeepfake.training import run
 
     tfrecords = toy_tfrecords(tmp_path / "toy", count=24, seconds=0.3)
     config = load_config(None, [

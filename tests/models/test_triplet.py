@@ -12,7 +12,7 @@ from helpers import toy_tfrecords  # noqa: E402
 from tfdeepfake.config import load_config  # noqa: E402
 from tfdeepfake.models.triplet import anchored_triplet_loss  # noqa: E402
 from tfdeepfake.pipeline import InputConfig, train_dataset  # noqa: E402
-from tfdeepfake.train import run  # noqa: E402
+from tfdeepfake.training import run  # noqa: E402
 
 
 def test_anchored_triplet_loss_matches_brute_force():

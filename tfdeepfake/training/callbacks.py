@@ -8,9 +8,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from . import evaluate, metrics
+from .. import evaluate, metrics
 
 
+@tf.keras.utils.register_keras_serializable(package="tfdeepfake")
 class WarmupDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up from 0 to ``peak`` over ``warmup_steps``, then cosine or linear decay to
     ``peak * final_ratio`` at ``total_steps``."""
