@@ -473,7 +473,8 @@ def bundle_from_preset(name: str, out_dir: str | None = None) -> Bundle:
         input=InputRule(preset.sample_rate, preset.input_samples), calibration=calibration, threshold=threshold,
         training={"data": preset.training_data},
         metrics={"published": {"result": preset.published, "eer_percent": preset.published_eer,
-                               "note": "reported by the authors; not measured in tfdeepfake"}},
+                               "note": "reported by the authors; not measured in tfdeepfake"},
+                 "out_of_domain": preset.measured()},
         licence=f"weights: {preset.licence}",
         failure_modes=GENERAL_FAILURE_MODES + tuple(preset.notes) + (
             f"The published result used the official input rule ({preset.input_rule}); the Detector scores every "

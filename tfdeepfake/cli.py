@@ -17,10 +17,12 @@ from .errors import TfDeepfakeError
 
 # subcommand -> (module with main(argv, prog), one-line help)
 COMMANDS = {
+    "predict": ("tfdeepfake.predict", "score audio files or folders with a detector (preset, bundle, export)"),
     "evaluate": ("tfdeepfake.evaluate", "metrics and reports from score files + protocols, or a model on data"),
     "train": ("tfdeepfake.train", "train or fine-tune a countermeasure from a YAML recipe"),
     "build-records": ("tfdeepfake.build_tfrecords", "read a corpus and write speaker-grouped TFRecord shards"),
     "verify-records": ("tfdeepfake.build_tfrecords", "check TFRecord shards against their manifest"),
+    "convert-checkpoint": ("tfdeepfake.convert", "official AASIST / RawGAT-ST .pth (or a preset) -> a bundle"),
     "make-demo-corpus": ("tfdeepfake.demo", "write the demo corpus: real speech plus generated spoofs"),
     "probe": ("tfdeepfake.probe", "linear probe on frozen WavLM / Wav2Vec2 embeddings"),
     "xvectors": ("tfdeepfake.verify", "speaker-verification scores with WavLM x-vectors"),

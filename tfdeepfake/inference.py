@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -420,13 +420,27 @@ class Detector:
         return Prediction(name, self.model_id, decision, probability, threshold.spoof_probability, logit,
                           total / rate, windows, flags, activity.speech_seconds)
 
-    def predict_many(self, paths: Iterable) -> list[Prediction]:
-        """:meth:`predict` for each path; a file that cannot be read gives an error row and the rest go on."""
-        results = []
+    def predictions(self, paths: Iterable) -> Iterator[Prediction]:
+        """:meth:`predict` for each path, as it goes; a file that cannot be read gives an error row and the rest
+        go on."""
         for path in paths:
             try:
-                results.append(self.predict(path))
+                yield self.predict(path)
             except audio_io.AudioError as error:
-                results.append(Prediction(os.fspath(path), self.model_id, "error", None,
-                                          self.bundle.threshold.spoof_probability, None, None, error=str(error)))
-        return results
+                yield Prediction(os.fspath(path), self.model_id, "error", None,
+                                 self.bundle.threshold.spoof_probability, None, None, error=str(error))
+
+    def predict_many(self, paths: Iterable) -> list[Prediction]:
+        """All of :meth:`predictions` as a list."""
+        return list(self.predictions(paths))
+
+    def with_input(self, hop_seconds: float | None = None, aggregation: str | None = None) -> Detector:
+        """The same model with another window hop or aggregation (``mean-logit`` | ``max-spoof``)."""
+        rule = self.input_rule
+        changes = {}
+        if hop_seconds is not None:
+            changes["hop_samples"] = max(1, round(hop_seconds * rule.sample_rate))
+        if aggregation is not None:
+            changes["aggregation"] = aggregation
+        bundle = replace(self.bundle, input=replace(rule, **changes))
+        return Detector(bundle, self.runner, self.batch_windows)

@@ -8,7 +8,9 @@ resolver (models/weights.py): a local path, ../shared/weights, the cache, or the
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import tensorflow as tf
 
@@ -21,6 +23,8 @@ RAWGAT_REPO = ("https://github.com/eurecom-asp/RawGAT-ST-antispoofing/raw/"
                "e3b049f79b3cd9552e66f6d0ba844cbb9399c479")
 ASVSPOOF2019_LA_TRAIN = ("ASVspoof 2019 LA train: 2,580 bona fide + 22,800 spoofed utterances, 20 speakers, "
                          "attacks A01-A06 (VCTK-based read speech, 16 kHz)")
+# our measurements of the presets outside ASVspoof, written by scripts/pretrained_out_of_domain.py
+MEASURED = Path(__file__).with_name("presets_measured.json")
 INPUT_RULE = "first 64,600 samples (4.04 s) at 16 kHz mono; shorter input repeated to that length"
 AASIST_LICENCE = "MIT (Copyright (c) 2021-present NAVER Corp.)"
 
@@ -46,6 +50,10 @@ class Preset:
     def card(self) -> dict:
         """Everything the preset records, as plain data (for model cards and bundles)."""
         return asdict(self)
+
+    def measured(self) -> list[dict]:
+        """Our out-of-domain results of this preset (bundle ``metrics.out_of_domain`` entries), if measured."""
+        return json.loads(MEASURED.read_text()).get(self.name, []) if MEASURED.is_file() else []
 
 
 AASIST_PARAMS = dict(first_conv=128, filts=[70, [1, 32], [32, 32], [32, 64], [64, 64]], gat_dims=[64, 32],
@@ -88,6 +96,12 @@ PRESETS = {preset.name: preset for preset in [
            "anti-spoofing and speech deepfake detection, ASVspoof 2021 workshop",
            notes=("input length fixed at 64,600 samples by the model's node projections",)),
 ]}
+
+
+# The default of `tfdeepfake predict`: of the presets, the one with the lowest EER on the published TTS / vocoder
+# sets in ../shared/corpora (scripts/pretrained_out_of_domain.py: hifigan-demo 26.3%, vits-demo 10.2%; the
+# ASVspoof 2019 presets are at 40-49%). Its uncalibrated threshold still calls most of those fakes bona fide.
+DEFAULT_PRESET = "aasist-asvspoof5"
 
 
 def get_preset(name: str) -> Preset:

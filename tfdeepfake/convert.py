@@ -1,0 +1,89 @@
+"""An official AASIST / RawGAT-ST PyTorch checkpoint (yours, or a preset's) as a tfdeepfake bundle, without torch.
+
+    tfdeepfake convert-checkpoint my_aasist.pth --config AASIST.conf --out bundles/my-aasist
+    tfdeepfake convert-checkpoint --preset aasist-l --out bundles/aasist-l
+
+The checkpoint is read with the restricted unpickler (it never runs code) and must fit the architecture the config
+describes tensor by tensor. ``--config`` is the official JSON .conf (its ``model_config``) or RawGAT-ST's YAML (its
+``model:`` section). The bundle's calibration is the identity (P(spoof) = the model's softmax) and its threshold
+the official argmax, until ``tfdeepfake evaluate`` measures yours.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import yaml
+
+from .errors import CheckpointError
+
+
+def official_model_config(path: str) -> dict:
+    """The model section of an official .conf (JSON) or RawGAT-ST .yaml."""
+    try:
+        with open(path) as handle:
+            text = handle.read()
+        config = json.loads(text) if path.endswith((".conf", ".json")) else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        raise CheckpointError(f"{path}: cannot read the model config ({error})") from error
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: expected a mapping")
+    return config.get("model_config") or config.get("model") or config
+
+
+def convert_checkpoint(checkpoint: str, config_path: str, out_dir: str, name: str | None = None):
+    """Write the bundle of ``checkpoint`` (an official .pth) built as ``config_path`` describes; returns it."""
+    import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
+
+    from . import bundle as bundles
+    from .features import FeatureConfig
+    from .models import build_model
+    from .models.aasist.convert import from_official_config, load_official_checkpoint
+    from .models.weights import sha256_of
+
+    architecture, samples, params = from_official_config(official_model_config(config_path))
+    model = build_model(architecture, FeatureConfig(), samples, **params)
+    load_official_checkpoint(model, checkpoint, architecture)
+    name = name or os.path.splitext(os.path.basename(checkpoint))[0]
+    bundle = bundles.Bundle(
+        model_id=name, name=f"{name} ({architecture}, converted from {os.path.basename(checkpoint)})",
+        architecture=architecture, input=bundles.InputRule(16000, samples),
+        calibration=bundles.Calibration(fitted_on="identity: P(spoof) = the converted model's softmax"),
+        threshold=bundles.Threshold(0.5, "official argmax rule: P(spoof) >= 0.5, logit <= 0", 0.0),
+        training={"data": "as trained by the checkpoint's authors (not recorded in the checkpoint)"},
+        licence="the checkpoint's own licence", failure_modes=bundles.GENERAL_FAILURE_MODES,
+        provenance=bundles.provenance(checkpoint={"file": os.path.abspath(checkpoint),
+                                                  "sha256": sha256_of(checkpoint)},
+                                      model_config=params, architecture=architecture))
+    return bundles.write_bundle(out_dir, model, bundle)
+
+
+def main(argv=None, prog: str = "tfdeepfake convert-checkpoint") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", nargs="?", help="official .pth (zip format)")
+    parser.add_argument("--config", help="the official .conf / .yaml the checkpoint was trained with")
+    parser.add_argument("--preset", help="instead of a checkpoint: write this pretrained preset as a bundle")
+    parser.add_argument("--name", help="model id in the bundle (default: the checkpoint's file name)")
+    parser.add_argument("--out", required=True, help="bundle folder to write")
+    args = parser.parse_args(argv)
+    if args.preset:
+        if args.checkpoint or args.config:
+            parser.error("--preset takes no checkpoint or --config")
+        from .bundle import bundle_from_preset
+
+        written = bundle_from_preset(args.preset, args.out)
+    elif args.checkpoint and args.config:
+        written = convert_checkpoint(args.checkpoint, args.config, args.out, args.name)
+    else:
+        parser.error("give CHECKPOINT --config FILE, or --preset NAME")
+    print(f"bundle {written.model_id} written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    from .cli import shim
+
+    sys.exit(shim("convert-checkpoint"))
