@@ -99,8 +99,9 @@ PRESETS = {preset.name: preset for preset in [
 
 
 # The default of `tfdeepfake predict`: of the presets, the one with the lowest EER on the published TTS / vocoder
-# sets in ../shared/corpora (scripts/pretrained_out_of_domain.py: hifigan-demo 26.3%, vits-demo 10.2%; the
-# ASVspoof 2019 presets are at 40-49%). Its uncalibrated threshold still calls most of those fakes bona fide.
+# sets in ../shared/corpora, scored as `predict` scores (scripts/pretrained_out_of_domain.py: hifigan-demo 32.2%,
+# vits-demo 10.2%; the ASVspoof 2019 presets: 38-49%). Its uncalibrated threshold calls nearly all of those
+# fakes bona fide: it ranks better than it decides.
 DEFAULT_PRESET = "aasist-asvspoof5"
 
 
