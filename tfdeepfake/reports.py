@@ -5,6 +5,8 @@ packages write it, ``UTT SCORE`` as challenge submissions are, or the CSV ``utt_
 :func:`tfdeepfake.evaluate.write_scores`) is joined with a protocol (ASVspoof 2019 LA/PA, 2021 LA/DF keys)
 and, optionally, the official ASV scores (for min t-DCF) and a dev score file (for calibration); the numbers
 come from :mod:`tfdeepfake.metrics`, so they are those of the official ASVspoof tools.
+A model's own scores on a corpus (``tfdeepfake evaluate --model``) become the same :class:`Trials` through
+:func:`corpus_trials`, with the labels and factors of the corpus reader.
 
 After reading, a **higher score means more bona fide** (``higher_is="spoof"`` files are negated on reading).
 Problems are never silently dropped: malformed lines raise :class:`ScoreFileError` naming ``file:line``,
@@ -33,7 +35,8 @@ __all__ = [
     "ScoreFileError", "ScoreFileNotFoundError", "ScoreMatchError", "HIGHER_IS",
     "ScoreFile", "read_score_file", "write_asvspoof_scores",
     "Protocol", "read_protocol", "AsvScores", "read_asv_scores",
-    "Trials", "join_scores", "evaluate_trials", "evaluate_scores", "write_outputs", "render_markdown",
+    "Trials", "join_scores", "corpus_kind", "corpus_trials", "read_dev_trials", "evaluate_trials", "evaluate_scores",
+    "write_outputs", "render_markdown",
     "write_plots", "plot_det", "plot_roc", "plot_histograms", "plot_calibration",
 ]
 
@@ -49,7 +52,11 @@ DECOMPOSITION = {
     "asvspoof2021-la": (("attack",), ("codec", "transmission")),
     "asvspoof2021-df": (("attack", "vocoder"), ("codec", "source")),
     "score-file-labels": (("attack",), ()),
+    "corpus-labels": (("attack",), ()),
 }
+#: corpus reader (``tfdeepfake.corpora.READERS``) -> protocol kind of its labels; any other reader: corpus-labels
+CORPUS_KINDS = {"asvspoof2019-la": "asvspoof2019", "asvspoof2019-pa": "asvspoof2019",
+                "asvspoof2021-la": "asvspoof2021-la", "asvspoof2021-df": "asvspoof2021-df"}
 
 
 class ScoreFileError(TfDeepfakeError, ValueError):
@@ -104,7 +111,7 @@ WHITESPACE_FORMATS = {2: ("utt-score", ("utt_id", "score")),
                       4: ("asvspoof", ("utt_id", "attack", "label", "score"))}
 #: CSV header spellings accepted for each column
 CSV_COLUMNS = {"utt_id": ("utt_id", "utt", "utterance", "trial", "file", "filename"),
-               "score": ("score", "cm_score", "cm-score", "llr"),
+               "score": ("score", "cm_score", "cm-score", "llr", "logit"),
                "attack": ("attack", "attack_id", "system"),
                "label": ("label", "key")}
 
@@ -473,6 +480,45 @@ def join_scores(scores: ScoreFile, protocol: Protocol | None = None, *, subsets=
                   protocol.kind, meta, counts, examples, {"scores": scores.path, "protocol": protocol.path})
 
 
+def corpus_kind(dataset: str | None) -> str:
+    """The protocol kind (:data:`DECOMPOSITION` key) of a corpus reader's labels."""
+    return CORPUS_KINDS.get(dataset or "", "corpus-labels")
+
+
+def corpus_trials(utterances, scores, kind: str, sources: dict, counts: dict | None = None,
+                  examples: dict | None = None) -> Trials:
+    """Trials from labelled corpus utterances (labels, attacks and factors from the reader) and their scores.
+
+    ``counts`` and ``examples`` (e.g. unreadable files) are added to the join's own; an unlabelled utterance is
+    a :class:`ScoreMatchError`.
+    """
+    utterances = list(utterances)
+    unknown = [u.utt_id for u in utterances if u.label_id < 0]
+    if unknown:
+        raise ScoreMatchError(f"{sources.get('data')}: {len(unknown)} utterances have no label (e.g. "
+                              f"{', '.join(unknown[:EXAMPLES])}); give the keys")
+    if not utterances:
+        raise ScoreMatchError(f"{sources.get('data')}: no scored utterance left to evaluate")
+    label = np.asarray([u.label_id for u in utterances], dtype=np.int64)
+    spoof_only, shared = DECOMPOSITION[kind]
+    meta = {f: np.asarray([_factor_value(u, f) for u in utterances]) for f in spoof_only + shared if f != "attack"}
+    counts = {**(counts or {}), "evaluated": len(utterances), "bonafide": int(label.sum()),
+              "spoof": int((label == 0).sum())}
+    return Trials(np.asarray([u.utt_id for u in utterances]), np.asarray(scores, dtype=np.float64), label,
+                  np.asarray([u.attack for u in utterances]), kind, meta, counts, dict(examples or {}), dict(sources))
+
+
+def read_dev_trials(dev_scores: str | None, dev_protocol: str | None, higher_is: str = "bonafide",
+                    **allow) -> Trials | None:
+    """The dev score file joined with its protocol (or its own labels) for calibration; None without one."""
+    if dev_scores:
+        return join_scores(read_score_file(dev_scores, higher_is),
+                           read_protocol(dev_protocol) if dev_protocol else None, **allow)
+    if dev_protocol:
+        raise ScoreFileError(f"{dev_protocol}: a dev protocol was given without dev scores")
+    return None
+
+
 # ----------------------------------------------------------------------------------------------
 # metrics
 # ----------------------------------------------------------------------------------------------
@@ -481,7 +527,8 @@ def join_scores(scores: ScoreFile, protocol: Protocol | None = None, *, subsets=
 LEFT_OUT = {"missing": "protocol trials have no score and were left out (allowed)",
             "unmatched": "scored utterances are not in the protocol and were left out (allowed)",
             "duplicates": "repeated score lines were left out, the first score of each utterance kept (allowed)",
-            "excluded_by_subset": "scored trials are outside the selected subsets and were left out"}
+            "excluded_by_subset": "scored trials are outside the selected subsets and were left out",
+            "unreadable": "files could not be read and were left out"}
 
 RAW_CLLR_NOTE = ("Cllr, actDCF and the reliability curve read the raw scores as natural-log likelihood ratios "
                  "(bona fide vs spoof); model outputs rarely are, so raw Cllr can exceed 1 while min Cllr "
@@ -645,12 +692,7 @@ def evaluate_scores(scores: str, protocol: str | None = None, *, asv_scores: str
     score_file = read_score_file(scores, higher_is)
     trials = join_scores(score_file, read_protocol(protocol) if protocol else None, subsets=subsets, **allow)
     asv = read_asv_scores(asv_scores) if asv_scores else None
-    dev = None
-    if dev_scores:
-        dev = join_scores(read_score_file(dev_scores, higher_is), read_protocol(dev_protocol) if dev_protocol else None,
-                          **allow)
-    elif dev_protocol:
-        raise ScoreFileError(f"{dev_protocol}: a dev protocol was given without dev scores")
+    dev = read_dev_trials(dev_scores, dev_protocol, higher_is, **allow)
     result = evaluate_trials(trials, asv=asv, dev=dev, n_bootstrap=n_bootstrap, seed=seed,
                              calibration_l2=calibration_l2)
     result["inputs"].update(score_format=score_file.format, higher_is=higher_is,
@@ -705,9 +747,13 @@ def render_markdown(result: dict) -> str:
     """``report.md``: the metrics dict of :func:`evaluate_trials` as Markdown tables (EER in %)."""
     inputs, trials = result["inputs"], result["trials"]
     lines = ["# Countermeasure evaluation", ""]
-    lines += [f"- scores: `{inputs.get('scores')}` ({inputs.get('score_format', '?')}, higher is "
-              f"{inputs.get('higher_is', 'bonafide')} in the file)",
-              f"- protocol: `{inputs.get('protocol')}` ({result['kind']})"]
+    if inputs.get("model"):
+        lines += [f"- model: `{inputs['model']}` ({inputs.get('model_id')}): {inputs.get('input_rule')}",
+                  f"- data: {inputs.get('data')} ({result['kind']}); scored with {inputs.get('scoring')}"]
+    else:
+        lines += [f"- scores: `{inputs.get('scores')}` ({inputs.get('score_format', '?')}, higher is "
+                  f"{inputs.get('higher_is', 'bonafide')} in the file)",
+                  f"- protocol: `{inputs.get('protocol')}` ({result['kind']})"]
     for key, name in (("asv_scores", "ASV scores"), ("subsets", "subsets")):
         if inputs.get(key):
             lines.append(f"- {name}: `{inputs[key]}`")
