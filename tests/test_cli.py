@@ -116,3 +116,26 @@ def test_python_m_shims_run_the_same_command(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 1 and "error: " in done.stderr and "Traceback" not in done.stderr
     assert "none of the LA protocols" in done.stderr
+
+
+@pytest.mark.parametrize("suffix,codec", [
+    (".flac", ["-c:a", "flac"]), (".mp3", ["-c:a", "libmp3lame", "-b:a", "128k"]),
+    (".m4a", ["-c:a", "aac", "-b:a", "128k"]), (".webm", ["-c:a", "libopus", "-b:a", "64k"]),
+    (".ogg", ["-c:a", "libvorbis"]), (".mkv", ["-c:a", "flac"]),
+    (".mp4", ["-f", "lavfi", "-i", "color=c=black:s=32x32:r=5", "-shortest", "-c:v", "libx264", "-c:a", "aac"]),
+    (".mov", ["-f", "lavfi", "-i", "color=c=black:s=32x32:r=5", "-shortest", "-c:v", "libx264", "-c:a", "aac"])])
+def test_detector_reads_every_format_a_user_brings(tiny_bundle, tmp_path, suffix, codec):
+    """Browser recordings, phone memos and videos score like the WAV they were made from (lossless: equal)."""
+    source = tmp_path / "speech.wav"
+    sf.write(source, np.load(FIXTURES / "outputs.npz")["inputs"][0, :40000], 16000, subtype="PCM_16")
+    target = tmp_path / f"speech{suffix}"
+    video, audio_codec = (codec[:5], codec[5:]) if "lavfi" in codec else ([], codec)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(source), *video, "-map", "0:a",
+                    *(["-map", "1:v"] if video else []), *audio_codec, str(target)], check=True)
+    detector = Detector.load(tiny_bundle)
+    reference, result = detector.predict(str(source)), detector.predict(str(target))
+    assert result.ok and abs(result.duration - reference.duration) < 0.1  # codec priming / padding only
+    if suffix in (".flac", ".mkv"):
+        assert result.logit == pytest.approx(reference.logit, abs=1e-5)
+    else:
+        assert np.isfinite(result.logit) and abs(len(result.windows) - len(reference.windows)) <= 1
