@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics
-from .corpora.asvspoof import read_asvspoof2021
+from .corpora.asvspoof import add_2019_lines, read_asvspoof2021
 from .corpora.base import BONAFIDE, SPOOF, UNKNOWN, Listing, ProtocolReader, Utterance, normalise_label
 from .errors import TfDeepfakeError
 
@@ -249,18 +249,7 @@ class Protocol:
 def _read_2019(path: str) -> Listing:
     """``SPEAKER UTT ENV|- ATTACK|- LABEL`` lines (2019 LA/PA) of a protocol file of any name."""
     reader = ProtocolReader(check_audio=False)
-    for number, text in _lines(path):
-        where, cols = f"{path}:{number}", text.split()
-        if len(cols) != 5:
-            reader.problem("malformed", where, f"expected 5 columns (SPEAKER UTT - ATTACK LABEL), got {len(cols)}")
-            continue
-        speaker, utt, environment, attack, raw_label = cols
-        label = normalise_label(raw_label)
-        if label is None:
-            reader.problem("bad-label", where, raw_label)
-            continue
-        reader.add(Utterance(utt_id=utt, path="", label=label, attack="-" if label == BONAFIDE else attack,
-                             speaker=speaker, split="", condition="" if environment == "-" else environment), where)
+    add_2019_lines(reader, ((f"{path}:{number}", text.split()) for number, text in _lines(path)), "", None)
     return reader.listing
 
 

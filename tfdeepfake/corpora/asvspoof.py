@@ -51,23 +51,29 @@ def read_asvspoof2019(root: str, access: str = "LA", splits=("train", "dev", "ev
             reader.problem("missing-split", protocol, f"no {split} protocol: split {split} not built")
             missing.append(split)
             continue
-        for where, cols in _read_lines(protocol):
-            if len(cols) != 5:
-                reader.problem("malformed", where, f"expected 5 columns, got {len(cols)}")
-                continue
-            speaker, utt, environment, attack, raw_label = cols
-            label = normalise_label(raw_label)
-            if label is None:
-                reader.problem("bad-label", where, raw_label)
-                continue
-            reader.add(Utterance(
-                utt_id=utt, path=os.path.join(audio_dir, utt + ".flac"), label=label,
-                attack="-" if label == BONAFIDE else attack, speaker=speaker, split=split,
-                condition="" if environment == "-" else environment,
-            ), where)
+        add_2019_lines(reader, _read_lines(protocol), split, audio_dir)
     if len(missing) == len(splits):
         raise CorpusNotFoundError(f"{protocol_dir}: none of the {access} protocols for {list(splits)} exists")
     return reader.listing
+
+
+def add_2019_lines(reader: ProtocolReader, lines, split: str, audio_dir: str | None) -> None:
+    """``(where, columns)`` of 2019 LA/PA protocol lines (``SPEAKER UTT ENV|- ATTACK|- LABEL``) into ``reader``;
+    ``audio_dir`` None leaves the paths empty (a protocol read for its labels only)."""
+    for where, cols in lines:
+        if len(cols) != 5:
+            reader.problem("malformed", where, f"expected 5 columns (SPEAKER UTT - ATTACK LABEL), got {len(cols)}")
+            continue
+        speaker, utt, environment, attack, raw_label = cols
+        label = normalise_label(raw_label)
+        if label is None:
+            reader.problem("bad-label", where, raw_label)
+            continue
+        reader.add(Utterance(
+            utt_id=utt, path="" if audio_dir is None else os.path.join(audio_dir, utt + ".flac"), label=label,
+            attack="-" if label == BONAFIDE else attack, speaker=speaker, split=split,
+            condition="" if environment == "-" else environment,
+        ), where)
 
 
 def read_asvspoof2021(root: str, track: str = "LA", keys: str | None = None,
