@@ -240,3 +240,15 @@ def test_a_host_feature_model_is_bundled_with_its_front_end(tmp_path):
     host_path = model(make_frontend(config.features)(waves), training=False).numpy()[:, 0]  # as training scored it
     reloaded = read_bundle(written.path).load_model()
     np.testing.assert_allclose(reloaded(waves, training=False).numpy()[:, 0], host_path, atol=1e-5)
+
+
+def test_window_indices_are_the_evaluation_paths_windows():
+    import tensorflow as tf
+
+    from tfdeepfake.augment.wave import sliding_windows
+    from tfdeepfake.bundle import window_indices
+
+    for n in (1, 7, 999, 1000, 1001, 1499, 1500, 1501, 4321, 10000):
+        for window, hop in ((1000, 500), (1000, 1000), (1000, 333), (64600, 32300)):
+            expected = sliding_windows(tf.range(n), window, hop).numpy()
+            np.testing.assert_array_equal(window_indices(n, window, hop), expected, err_msg=f"{n} {window} {hop}")
