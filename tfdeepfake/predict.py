@@ -44,9 +44,13 @@ def audio_files(paths) -> list[str]:
     return found
 
 
+def number(value, spec: str) -> str:
+    """A number for a CSV / table cell; empty for the missing numbers of an error row."""
+    return "" if value is None else format(value, spec)
+
+
 def row(prediction) -> dict:
     flags = ";".join(prediction.flags)
-    number = (lambda v, f: "" if v is None else format(v, f))
     return {"path": prediction.source, "logit": number(prediction.logit, ".6f"),
             "spoof_probability": number(prediction.spoof_probability, ".6f"), "decision": prediction.decision,
             "threshold": number(prediction.threshold, ".4f"), "duration": number(prediction.duration, ".3f"),
