@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="ffmpeg sox libsox-fmt-all espeak-ng flite festival festvox-kallpc16k
+APT_PACKAGES="ffmpeg sox chromium libsox-fmt-all espeak-ng flite festival festvox-kallpc16k
   asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722 asterisk-core-sounds-fr-g722
   asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722"
 if command -v apt-get >/dev/null; then
