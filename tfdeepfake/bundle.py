@@ -375,9 +375,10 @@ def _get(data: dict, key: str, kind, where: str, required: bool = True, default=
 def read_bundle(path: str, check_model: bool = True) -> Bundle:
     """A bundle folder (or its bundle.json) as a :class:`Bundle`; every field is checked and a bad one named.
 
-    ``check_model=False`` reads the metadata alone (for bundle.json written beside an exported model).
+    ``check_model=False`` reads the metadata alone (for the metadata written with an exported model, whose file
+    may be named ``<export>.bundle.json``).
     """
-    meta_path = path if os.path.basename(path) == META_FILE else os.path.join(path, META_FILE)
+    meta_path = path if os.fspath(path).endswith(".json") else os.path.join(path, META_FILE)
     if not os.path.isfile(meta_path):
         raise BundleError(f"{meta_path}: not found; a bundle folder holds {META_FILE}, {MODEL_FILE} and {CARD_FILE}")
     try:

@@ -8,7 +8,9 @@ Conventions follow librosa (centred frames, periodic Hann window, Slaney mel fil
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -189,6 +191,22 @@ def frame_gather_map(num_samples: int, n_fft: int, hop_length: int, win_length: 
     return folded.astype(np.int32), np.broadcast_to(window, source.shape).astype(np.float32)
 
 
+_portable = threading.local()
+
+
+@contextlib.contextmanager
+def portable_graph():
+    """Trace the STFT with plain ops inside this block: no XLA clusters and no complex tensors (the DFT as two
+    real matmuls), forms every converter knows (tf2onnx has no general RFFT). Same values up to float rounding;
+    the fused FFT stays the default because it is several times faster on CPU."""
+    previous = getattr(_portable, "active", False)
+    _portable.active = True
+    try:
+        yield
+    finally:
+        _portable.active = previous
+
+
 @tf.function(jit_compile=True)
 def _windowed_frames(wave, indices, weights):
     """Gather + window fused by XLA: one pass writing the frames (plain tf.gather is 7x slower on CPU)."""
@@ -212,9 +230,11 @@ def stft(wave, n_fft: int = 512, hop_length: int = 160, win_length: int | None =
     win_length = n_fft if win_length is None else win_length
     wave = tf.convert_to_tensor(wave, tf.float32)
     num_samples = wave.shape[-1]
+    portable = getattr(_portable, "active", False)
     if num_samples is not None:
         indices, weights = frame_gather_map(num_samples, n_fft, hop_length, win_length, pad_mode)
-        frames = _windowed_frames(wave, indices, weights)
+        frames = (tf.gather(wave, indices, axis=-1) * weights) if portable else \
+            _windowed_frames(wave, indices, weights)
     else:
         pad = n_fft // 2
         padded = tf.pad(wave, [[0, 0]] * (wave.shape.rank - 1) + [[pad, pad]], mode=pad_mode.upper())
@@ -222,7 +242,19 @@ def stft(wave, n_fft: int = 512, hop_length: int = 160, win_length: int | None =
         frames = tf.signal.frame(padded[..., lpad:], win_length, hop_length, pad_end=False)
         num_frames = 1 + tf.shape(wave)[-1] // hop_length
         frames = frames[..., :num_frames, :] * hann_window(win_length, win_length).astype(np.float32)
+    if portable:
+        return _dft_power(frames, n_fft, float(power))
     return _spectral_power(tf.signal.rfft(frames, fft_length=[n_fft]), float(power))
+
+
+def _dft_power(frames, n_fft: int, power: float):
+    """|rfft(frames, n_fft)|**power as two real matmuls (frames shorter than n_fft are zero-padded, as rfft)."""
+    length = frames.shape[-1]
+    angle = 2.0 * np.pi * np.outer(np.arange(length), np.arange(n_fft // 2 + 1)) / n_fft
+    real = tf.linalg.matmul(frames, tf.constant(np.cos(angle), tf.float32))
+    imag = tf.linalg.matmul(frames, tf.constant(np.sin(angle), tf.float32))
+    squared = tf.math.square(real) + tf.math.square(imag)
+    return squared if power == 2.0 else tf.math.pow(squared, power / 2.0)
 
 
 def power_to_db(power, floor: float = 1e-10, top_db: float | None = None):

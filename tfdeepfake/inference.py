@@ -1,6 +1,6 @@
-"""The Detector: load a model (preset, bundle, run, SavedModel, TFLite) and score recordings with it.
+"""The Detector: load a model (preset, bundle, run, SavedModel, TFLite, ONNX) and score recordings with it.
 
-    detector = Detector.load("aasist")                  # or runs/demo, runs/demo/bundle, export/saved_model, x.tflite
+    detector = Detector.load("aasist")                  # or runs/demo, runs/demo/bundle, export/saved_model, x.tflite, x.onnx
     result = detector.predict("call.wav")               # or an array with sample_rate=
     result.decision, result.spoof_probability, result.windows
 
@@ -207,7 +207,12 @@ class _SavedModelRunner:
 
 
 class _TFLiteRunner:
-    """A .tflite model through the TF Lite interpreter; a dynamic batch is resized per call, a fixed one looped."""
+    """A .tflite model through the TF Lite interpreter.
+
+    An export of ours is called through its ``serving_default`` signature (named ``waveform`` -> ``logit``
+    tensors, batch resized per call); any other single-input, single-output model directly, a dynamic batch
+    resized per call and a fixed one looped.
+    """
 
     def __init__(self, path: str):
         import tensorflow as tf
@@ -215,14 +220,20 @@ class _TFLiteRunner:
         with warnings.catch_warnings():  # tf.lite.Interpreter's notice about ai_edge_litert
             warnings.simplefilter("ignore", UserWarning)
             try:
-                self.interpreter = tf.lite.Interpreter(model_path=path)
+                self.interpreter = tf.lite.Interpreter(model_path=path, num_threads=os.cpu_count())
             except (ValueError, RuntimeError) as error:
                 raise BundleError(f"{path}: not a readable TFLite model ({error})") from error
-        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise BundleError(f"{path}: {len(inputs)} inputs and {len(outputs)} outputs; expected one waveform "
-                              "input [batch, window] and one logit output")
-        self.input, self.output = inputs[0], outputs[0]
+        signature = self.interpreter.get_signature_list().get("serving_default", {})
+        self.signature = None
+        if signature.get("inputs") == ["waveform"] and "logit" in signature.get("outputs", []):
+            self.signature = self.interpreter.get_signature_runner("serving_default")
+            self.input = self.signature.get_input_details()["waveform"]
+        else:
+            inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+            if len(inputs) != 1 or len(outputs) != 1:
+                raise BundleError(f"{path}: {len(inputs)} inputs and {len(outputs)} outputs; expected one waveform "
+                                  "input [batch, window] and one logit output (or a tfdeepfake export)")
+            self.input, self.output = inputs[0], outputs[0]
         shape = list(self.input.get("shape_signature", self.input["shape"]))
         if len(shape) != 2 or self.input["dtype"] != np.float32:
             raise BundleError(f"{path}: input {self.input['name']} is {self.input['dtype'].__name__} {shape}; "
@@ -232,6 +243,8 @@ class _TFLiteRunner:
         self.allocated = None
 
     def _run(self, windows: np.ndarray) -> np.ndarray:
+        if self.signature is not None:  # resizes and allocates when the shape changes
+            return np.array(self.signature(waveform=windows)["logit"], np.float32).reshape(-1)
         if self.allocated != windows.shape:
             if self.dynamic_batch or self.allocated is None:
                 self.interpreter.resize_tensor_input(self.input["index"], list(windows.shape))
@@ -246,6 +259,45 @@ class _TFLiteRunner:
         if self.dynamic_batch:
             return self._run(windows)
         return np.concatenate([self._run(windows[i:i + 1]) for i in range(len(windows))])
+
+
+class _ONNXRunner:
+    """An .onnx model through onnxruntime (the ``onnx`` extra): input [batch, window] -> its ``logit`` output."""
+
+    def __init__(self, path: str):
+        try:
+            import onnxruntime
+        except ImportError as error:
+            raise BundleError(f"{path}: running ONNX models needs onnxruntime: pip install 'tfdeepfake[onnx]'") \
+                from error
+        try:
+            self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise BundleError(f"{path}: not a readable ONNX model ({type(error).__name__}: {error})") from error
+        inputs, outputs = self.session.get_inputs(), [o.name for o in self.session.get_outputs()]
+        if len(inputs) != 1 or len(inputs[0].shape) != 2 or inputs[0].type != "tensor(float)":
+            raise BundleError(f"{path}: inputs {[(i.name, i.type, i.shape) for i in inputs]}; expected one float32 "
+                              "waveform [batch, window]")
+        if "logit" not in outputs and len(outputs) != 1:
+            raise BundleError(f"{path}: outputs {outputs}; expected a 'logit' output")
+        self.input_name, self.output_name = inputs[0].name, "logit" if "logit" in outputs else outputs[0]
+        window = inputs[0].shape[1]
+        self.window = window if isinstance(window, int) and window > 0 else None
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        result = self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(windows, np.float32)})
+        return np.asarray(result[0], np.float32).reshape(-1)
+
+
+def load_runner(path: str):
+    """The runner of an exported model: a SavedModel folder, a ``.tflite`` or an ``.onnx`` file."""
+    if os.path.isdir(path):
+        return _SavedModelRunner(path)
+    if path.endswith(".tflite"):
+        return _TFLiteRunner(path)
+    if path.endswith(".onnx"):
+        return _ONNXRunner(path)
+    raise BundleError(f"{path}: not an exported model (a SavedModel folder, .tflite or .onnx)")
 
 
 # ---------------------------------------------------------------- windows of a stream
@@ -287,8 +339,9 @@ class _Windower:
 
 
 def _metadata_beside(path: str) -> str | None:
-    """bundle.json inside a SavedModel folder or in the folder holding the exported file/folder."""
-    candidates = ([os.path.join(path, META_FILE)] if os.path.isdir(path) else []) + \
+    """An export's metadata: bundle.json inside a SavedModel folder, ``<file>.bundle.json`` beside a file (as
+    tfdeepfake export writes them), else a bundle.json in the folder holding the export."""
+    candidates = ([os.path.join(path, META_FILE)] if os.path.isdir(path) else [f"{path}.bundle.json"]) + \
         [os.path.join(os.path.dirname(os.path.abspath(path)), META_FILE)]
     return next((c for c in candidates if os.path.isfile(c)), None)
 
@@ -325,7 +378,7 @@ class Detector:
 
     @classmethod
     def load(cls, source, batch_windows: int = BATCH_WINDOWS) -> Detector:
-        """A preset name, a run dir (its ``bundle/``), a bundle dir, a SavedModel dir or a ``.tflite`` file."""
+        """A preset name, a run dir (its ``bundle/``), a bundle dir, a SavedModel dir, a ``.tflite`` or ``.onnx`` file."""
         from .models.presets import PRESETS
 
         text = os.fspath(source)
@@ -334,12 +387,13 @@ class Detector:
         if not os.path.exists(text):
             raise BundleError(f"{text}: neither a file or folder nor a preset name (presets: {sorted(PRESETS)})")
         if os.path.isfile(text):
-            if text.endswith(".tflite"):
-                runner = _TFLiteRunner(text)
+            if text.endswith((".tflite", ".onnx")):
+                runner = load_runner(text)
                 return cls(_exported_bundle(text, runner.window), runner, batch_windows)
             if os.path.basename(text) == META_FILE:
                 return cls.from_bundle(read_bundle(text), batch_windows)
-            raise BundleError(f"{text}: not a model file tfdeepfake loads (.tflite, or a bundle/SavedModel folder)")
+            raise BundleError(f"{text}: not a model file tfdeepfake loads (.tflite, .onnx, or a bundle/SavedModel "
+                              "folder)")
         if os.path.isfile(os.path.join(text, "saved_model.pb")):
             runner = _SavedModelRunner(text)
             return cls(_exported_bundle(text, runner.window), runner, batch_windows)

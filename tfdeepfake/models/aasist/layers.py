@@ -111,7 +111,9 @@ class MaxAbs(tf.keras.layers.Layer):
         self.axis = axis
 
     def call(self, x):
-        return tf.reduce_max(tf.abs(x), axis=self.axis)
+        # keepdims + squeeze computes the same; a keepdims=False reduce after a convolution trips tf2onnx's
+        # transpose optimizer (it mislabels the reduced axis and the next Dense's reshape gets a wrong size)
+        return tf.squeeze(tf.reduce_max(tf.abs(x), axis=self.axis, keepdims=True), axis=self.axis)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
