@@ -182,3 +182,22 @@ def test_reflect_padding_longer_than_the_clip_reflects_repeatedly():
     frames = np.stack([padded[t * 160:t * 160 + 512] for t in range(1 + len(y) // 160)]) * hann_window(512, 512)
     expected = np.abs(np.fft.rfft(frames)) ** 2
     assert rel_err(stft(y, pad_mode="reflect").numpy(), expected) <= 1e-5
+
+
+@pytest.mark.parametrize("power", [2.0, 1.0])
+@pytest.mark.parametrize("win_length", [None, 400])
+def test_portable_graph_stft_equals_the_fused_fft(power, win_length):
+    """The export form (DFT as two real matmuls, no XLA) gives the fused FFT's values, and no complex op is
+    traced inside the block."""
+    from tfdeepfake.features import portable_graph, stft
+
+    y = np.stack([generated_signal(0.7), generated_signal(0.7)[::-1].copy()])
+    kw = dict(n_fft=512, hop_length=160, win_length=win_length, power=power)
+    fused = stft(y, **kw).numpy()
+    with portable_graph():
+        traced = tf.function(lambda x: stft(x, **kw)).get_concrete_function(tf.TensorSpec(y.shape, tf.float32))
+    ops = {op.type for op in traced.graph.get_operations()}
+    assert not ops & {"RFFT", "ComplexAbs", "Real", "Imag"} and "BatchMatMulV2" in ops
+    np.testing.assert_allclose(traced(tf.constant(y, tf.float32)).numpy(), fused, rtol=1e-4, atol=1e-5 * fused.max())
+    assert "RFFT" in {op.type for op in tf.function(lambda x: stft(x, **kw)).get_concrete_function(
+        tf.TensorSpec(y.shape, tf.float32)).graph.get_operations()}  # outside the block: the fused FFT again
