@@ -13,12 +13,14 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from . import storage
 from .errors import TfDeepfakeError
 
 
@@ -70,6 +72,12 @@ class TooLongAudioError(AudioError):
     reason = "audio is longer than the limit"
 
 
+class RemoteReadError(AudioError):
+    """A URL (gs://, s3://, ...) that could not be fetched: no access, no network, a broken transfer."""
+
+    reason = "cannot be read from its storage"
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     """What the file was before conversion.
@@ -117,6 +125,36 @@ def _checked_path(path) -> str:
     if os.path.getsize(path) == 0:
         raise EmptyFileError(path)
     return path
+
+
+@contextmanager
+def local_copy(path) -> Iterator[str]:
+    """``path`` itself, or for a URL a temporary local copy (fetched with tf.io.gfile) removed afterwards.
+
+    The decoders read local files only; an :class:`AudioError` raised inside the block names the URL, not the
+    copy, so failure rows and messages point at the real file.
+    """
+    path = os.fspath(path)
+    if not storage.is_url(path):
+        yield path
+        return
+    import tensorflow as tf
+
+    handle, local = tempfile.mkstemp(prefix="tfdeepfake-", suffix=os.path.splitext(path)[1])
+    os.close(handle)
+    try:
+        try:
+            tf.io.gfile.copy(path, local, overwrite=True)
+        except tf.errors.NotFoundError as error:
+            raise MissingAudioError(path) from error
+        except tf.errors.OpError as error:
+            raise RemoteReadError(path, storage.first_line(error.message)) from error
+        try:
+            yield local
+        except AudioError as error:
+            raise type(error)(path, error.detail.replace(local, path)) from error
+    finally:
+        os.remove(local)
 
 
 def _open_soundfile(path: str) -> tuple[sf.SoundFile | None, str]:
@@ -307,8 +345,12 @@ def load_audio(path, target_rate: int | None = 16000, max_seconds: float | None 
     ffmpeg (M4A/AAC, WebM/Opus, MP4, MKV, MOV, ...). ``target_rate=None`` keeps the file's own rate.
     ``max_seconds`` rejects longer files before decoding them (one without a stated duration, as browsers
     record WebM, after decoding one second past the limit). Returns the samples and an :class:`AudioInfo`
-    about the source.
+    about the source. ``path`` may be a URL (gs://, ...): the file is fetched to a temporary copy first.
     """
+    if storage.is_url(path):
+        with local_copy(path) as local:
+            samples, info = load_audio(local, target_rate, max_seconds)
+        return samples, replace(info, path=os.fspath(path))
     path = _checked_path(path)
     handle, sndfile_error = _open_soundfile(path)
     if handle is None:

@@ -2,8 +2,11 @@
 
     python -m tfdeepfake.build_tfrecords --dataset asvspoof2019-la --root DIR --out DIR --folds 5
     python -m tfdeepfake.build_tfrecords verify DIR
+    tfdeepfake build-records ... --runner dataflow -- --project P --region R --temp_location gs://B/tmp ...
 
-Running the same build command again after an interruption finishes the missing shards only.
+Running the same build command again after an interruption finishes the missing shards only. ``--runner``
+writes the same shards with an Apache Beam pipeline (tfdeepfake.beam.records); flags this command does not know,
+and everything after ``--``, are the runner's PipelineOptions.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import sys
 import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 
 from . import records
+from .beam import split_arguments
 from .corpora import READERS, assign_folds, read_corpus
 
 
@@ -31,13 +35,17 @@ def build_parser(prog: str = "tfdeepfake build-records") -> argparse.ArgumentPar
     parser.add_argument("--sample-rate", type=int, default=16000)
     parser.add_argument("--max-seconds", type=float, help="files longer than this are reported and skipped")
     parser.add_argument("--shard-mb", type=float, default=150.0, help="target decoded size of one shard")
-    parser.add_argument("--workers", type=int, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=int, help="decoding threads (default: all cores; with --runner: per shard "
+                                                    "on a worker, default its cores)")
     parser.add_argument("--conditions", nargs="+", default=[], metavar="NAME",
                         help="offline augmentation: one extra copy of every utterance per condition (g722, gsm, "
                              "opus_6k/12k/24k, mp3_32k, aac_32k, alaw, ulaw, amrnb_7k95, speed_0.9/1.1, "
                              "tempo_0.9/1.1, room), marked in its condition field")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad file instead of reporting it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--runner", choices=("direct", "dataflow", "flink", "spark"),
+                        help="write the shards with an Apache Beam pipeline on this runner (the beam extra); "
+                             "without it the local builder runs")
     return parser
 
 
@@ -52,7 +60,7 @@ def reader_options(args) -> dict:
     return options
 
 
-def run_build(args) -> dict:
+def run_build(args, beam_args=()) -> dict:
     options = reader_options(args)
     listing = read_corpus(args.dataset, args.root, **options)
     print(f"{args.dataset}: {len(listing.utterances)} utterances; {listing.report()}", file=sys.stderr)
@@ -66,10 +74,16 @@ def run_build(args) -> dict:
         "reader": {"name": args.dataset, "options": {k: v for k, v in options.items() if v is not None}},
         "protocol_problems": problems,
     }
-    manifest = records.build(listing.utterances, folds, args.out, sample_rate=args.sample_rate,
-                             shard_mb=args.shard_mb, max_seconds=args.max_seconds, workers=args.workers,
-                             strict=args.strict, provenance=provenance, progress=not args.quiet,
-                             conditions=tuple(args.conditions))
+    settings = dict(sample_rate=args.sample_rate, shard_mb=args.shard_mb, max_seconds=args.max_seconds,
+                    workers=args.workers, strict=args.strict, provenance=provenance, conditions=tuple(args.conditions))
+    if args.runner:
+        from .beam.records import build as beam_build
+
+        provenance["beam_runner"] = args.runner
+        manifest = beam_build(listing.utterances, folds, args.out, runner=args.runner, beam_args=beam_args,
+                              **settings)
+    else:
+        manifest = records.build(listing.utterances, folds, args.out, progress=not args.quiet, **settings)
     print(f"{manifest['records']} records, {manifest['hours']:.3f} h in {len(manifest['shards'])} shards; "
           f"{len(manifest['failures'])} files failed; manifest: {args.out}/{records.MANIFEST}", file=sys.stderr)
     return manifest
@@ -86,7 +100,12 @@ def main(argv=None, prog: str = "tfdeepfake build-records") -> int:
             print(problem)
         print("verified: manifest and shards agree" if not problems else f"{len(problems)} problems")
         return 1 if problems else 0
-    run_build(build_parser(prog).parse_args(argv))
+    parser = build_parser(prog)
+    ours, after_dashes = split_arguments(argv)
+    args, unknown = parser.parse_known_args(ours)
+    if args.runner is None and unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")  # as parse_args says it
+    run_build(args, unknown + after_dashes)
     return 0
 
 

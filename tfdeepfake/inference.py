@@ -151,6 +151,29 @@ class Prediction:
         return data
 
 
+def score_windows(bundle: Bundle, source: str, starts, logits, samples: int, activity: SpeechActivity) -> Prediction:
+    """A recording's :class:`Prediction` from its window logits: each window's span, calibrated P(spoof) and
+    speech share; the bundle's aggregation, calibration and threshold; no verdict for a clip without speech.
+
+    The one rule for every scorer (the Detector, the Beam pipeline): ``starts`` are the windows' first samples,
+    ``samples`` the clip's length at the rule's rate.
+    """
+    rule, calibration, threshold = bundle.input, bundle.calibration, bundle.threshold
+    rate = rule.sample_rate
+    starts, logits = np.asarray(starts, np.int64), np.asarray(logits, np.float64).reshape(-1)
+    window_p = calibration.spoof_probability(logits)
+    ends = np.minimum(starts + rule.window_samples, samples)
+    windows = tuple(WindowScore(float(s / rate), float(e / rate), float(l), float(p),
+                                activity.fraction(s / rate, e / rate))
+                    for s, e, l, p in zip(starts, ends, logits, window_p))
+    logit = rule.aggregate(logits)
+    probability = float(calibration.spoof_probability(logit)[0])
+    flags = () if activity.has_speech else ("no-speech",)
+    decision = threshold.decide(probability) if not flags else "undetermined"
+    return Prediction(source, bundle.model_id, decision, probability, threshold.spoof_probability, logit,
+                      samples / rate, windows, flags, activity.speech_seconds)
+
+
 # ---------------------------------------------------------------- model runners
 
 
@@ -443,8 +466,7 @@ class Detector:
         Bad input raises the typed :class:`tfdeepfake.audio.AudioError` naming the file.
         """
         name, blocks = self._blocks(source, sample_rate)
-        rule, rate = self.input_rule, self.input_rule.sample_rate
-        windower, energy = _Windower(rule, self.batch_windows), _EnergyTrack(rate)
+        windower, energy = _Windower(self.input_rule, self.batch_windows), _EnergyTrack(self.input_rule.sample_rate)
         starts, logits, total = [], [], 0
         try:
             for block in blocks:
@@ -459,20 +481,8 @@ class Detector:
         for first, windows in windower.finish():
             starts.append(first)
             logits.append(self.runner(windows))
-        starts, logits = np.concatenate(starts), np.concatenate(logits).astype(np.float64)
-        activity = energy.finish()
-        calibration, threshold = self.bundle.calibration, self.bundle.threshold
-        window_p = calibration.spoof_probability(logits)
-        ends = np.minimum(starts + rule.window_samples, total)
-        windows = tuple(WindowScore(float(s / rate), float(e / rate), float(l), float(p),
-                                    activity.fraction(s / rate, e / rate))
-                        for s, e, l, p in zip(starts, ends, logits, window_p))
-        logit = rule.aggregate(logits)
-        probability = float(calibration.spoof_probability(logit)[0])
-        flags = () if activity.has_speech else ("no-speech",)
-        decision = threshold.decide(probability) if not flags else "undetermined"
-        return Prediction(name, self.model_id, decision, probability, threshold.spoof_probability, logit,
-                          total / rate, windows, flags, activity.speech_seconds)
+        return score_windows(self.bundle, name, np.concatenate(starts), np.concatenate(logits), total,
+                             energy.finish())
 
     def predictions(self, paths: Iterable) -> Iterator[Prediction]:
         """:meth:`predict` for each path, as it goes; a file that cannot be read gives an error row and the rest

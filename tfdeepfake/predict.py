@@ -3,10 +3,14 @@
     tfdeepfake predict call.m4a memo.webm recordings/            # the default pretrained detector, a table
     tfdeepfake predict recordings/ --model runs/demo --format csv --out scores.csv
     tfdeepfake predict clip.wav --model aasist-l --format jsonl   # with the per-window score track
+    tfdeepfake predict gs://b/clips/ list.txt --model export/ --format csv --out gs://b/scores --runner dataflow -- ...
 
 One row per file: path, logit, calibrated spoof probability, decision, windows. A file that cannot be read is an
 error row and the others are still scored; rows are written as they come, so an interrupted run keeps what it
 wrote. Exit status 0 when at least one file was scored (with ``--strict``: every file), 1 otherwise.
+``--runner`` scores with an Apache Beam pipeline instead (tfdeepfake.beam.predict: an exported SavedModel, paths
+local or gs://, ``.txt`` lists of paths, CSV / JSON-lines shards at ``--out``); options this command does not
+know, and everything after ``--``, are the runner's PipelineOptions.
 """
 from __future__ import annotations
 
@@ -99,6 +103,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                         help="how window scores make the file's score (default: the model's, mean-logit)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any file could not be scored")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--runner", choices=("direct", "dataflow", "flink", "spark"),
+                        help="score with an Apache Beam pipeline (RunInference) on this runner: --model an exported "
+                             "SavedModel, --out a shard prefix, --format csv|jsonl; .txt paths are lists of paths")
     return parser
 
 
@@ -106,9 +113,18 @@ def main(argv=None, prog: str = "tfdeepfake predict") -> int:
     import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
     from tqdm import tqdm
 
+    from .beam import split_arguments
     from .inference import Detector
 
-    args = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    ours, after_dashes = split_arguments(list(sys.argv[1:] if argv is None else argv))
+    args, unknown = parser.parse_known_args(ours)
+    if args.runner is None and unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")  # as parse_args says it
+    if args.runner is not None:
+        from .beam.predict import run_predict
+
+        return run_predict(args, unknown + after_dashes)
     files = audio_files(args.paths)
     detector = Detector.load(args.model)
     if args.hop is not None or args.aggregation is not None:

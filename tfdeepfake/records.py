@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from .errors import TfDeepfakeError
+from .storage import is_url
 
 from .audio import AudioError, PCM_SCALE, load_audio, to_int16
 from .augment import offline
@@ -85,28 +86,46 @@ def pcm_to_float(samples: tf.Tensor) -> tf.Tensor:
 
 @dataclass(frozen=True)
 class ShardPlan:
+    """One output shard: its file name, split, fold, index within the cell and utterances in write order."""
+
     name: str
     split: str
     fold: int
     index: int
     utterances: tuple  # of Utterance
 
+    def to_json(self) -> dict:
+        return {"name": self.name, "split": self.split, "fold": self.fold, "index": self.index,
+                "utterances": [asdict(u) for u in self.utterances]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ShardPlan:
+        return cls(data["name"], data["split"], data["fold"], data["index"],
+                   tuple(Utterance(**u) for u in data["utterances"]))
+
 
 def _estimated_bytes(path: str) -> float:
+    """Decoded size guessed from the file size; 0 for a file that cannot be stat'ed (it fails later, reported)."""
     try:
-        return os.path.getsize(path) * EXPANSION.get(os.path.splitext(path)[1].lower(), 1.0)
-    except OSError:
+        size = tf.io.gfile.stat(path).length if is_url(path) else os.path.getsize(path)
+    except (OSError, tf.errors.OpError):
         return 0.0
+    return size * EXPANSION.get(os.path.splitext(path)[1].lower(), 1.0)
 
 
 def plan_shards(utterances: list[Utterance], folds: dict[str, int], shard_mb: float) -> list[ShardPlan]:
-    """Deterministic shards per (split, fold), each about ``shard_mb`` of decoded PCM."""
+    """Deterministic shards per (split, fold), each about ``shard_mb`` of decoded PCM.
+
+    File sizes are read in parallel: for a corpus on gs:// each one is a network round trip.
+    """
     cells: dict[tuple[str, int], list[Utterance]] = defaultdict(list)
     for utterance in sorted(utterances, key=lambda u: u.utt_id):
         cells[(utterance.split, folds[utterance.utt_id])].append(utterance)
+    with ThreadPoolExecutor(32 if any(is_url(u.path) for u in utterances) else 1) as pool:
+        estimated = dict(zip((u.path for u in utterances), pool.map(_estimated_bytes, (u.path for u in utterances))))
     plans = []
     for (split, fold), members in sorted(cells.items()):
-        sizes = np.array([_estimated_bytes(u.path) for u in members])
+        sizes = np.array([estimated[u.path] for u in members])
         count = max(1, int(round(sizes.sum() / (shard_mb * 2**20))))
         # contiguous chunks of roughly equal estimated size
         edges = np.searchsorted(np.cumsum(sizes), np.linspace(0, sizes.sum(), count + 1)[1:-1], side="right")
@@ -136,7 +155,8 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _write_json_atomic(path: str, payload: dict) -> None:
+def write_json_atomic(path: str, payload: dict) -> None:
+    """Write JSON under a temporary name and rename it into place: readers never see half a file."""
     temporary = f"{path}.tmp-{uuid.uuid4().hex}"
     with tf.io.gfile.GFile(temporary, "w") as handle:
         handle.write(json.dumps(payload, indent=1, sort_keys=True))
@@ -218,7 +238,7 @@ def write_shard(out_dir: str, plan: ShardPlan, decoded, sample_rate: int, strict
         record = {"name": plan.name, "split": plan.split, "fold": plan.fold, "index": plan.index,
                   "records": len(written), "seconds": seconds, "bytes": tf.io.gfile.stat(temporary).length,
                   "sha256": _sha256(temporary), "failures": failures, "utterances": _counts(written)}
-        _write_json_atomic(f"{out_dir}/{PROGRESS_DIR}/{plan.name}.json", record)
+        write_json_atomic(f"{out_dir}/{PROGRESS_DIR}/{plan.name}.json", record)
         tf.io.gfile.rename(temporary, final, overwrite=True)
         return record
     finally:
@@ -234,22 +254,40 @@ def _counts(utterances) -> dict:
     return {"label": dict(labels), "attack": dict(attacks)}
 
 
-def _shard_done(out_dir: str, plan: ShardPlan) -> dict | None:
-    progress = f"{out_dir}/{PROGRESS_DIR}/{plan.name}.json"
-    if tf.io.gfile.exists(f"{out_dir}/{plan.name}") and tf.io.gfile.exists(progress):
+def shard_record(out_dir: str, name: str) -> dict | None:
+    """The _progress record of a finished shard; None while the shard is not written."""
+    progress = f"{out_dir}/{PROGRESS_DIR}/{name}.json"
+    if tf.io.gfile.exists(f"{out_dir}/{name}") and tf.io.gfile.exists(progress):
         with tf.io.gfile.GFile(progress) as handle:
             return json.load(handle)
     return None
 
 
-def build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, sample_rate: int = 16000,
-          shard_mb: float = 150.0, max_seconds: float | None = None, workers: int | None = None,
-          strict: bool = False, provenance: dict | None = None, progress: bool = True, conditions=()) -> dict:
-    """Write the shards (resuming any finished ones) and the manifest; returns the manifest.
+@dataclass(frozen=True)
+class PreparedBuild:
+    """An output folder checked against its plan: every shard it will hold, in manifest order, and the finished
+    ones' records. The local builder and the Beam pipeline (tfdeepfake.beam) both start from it."""
 
-    ``workers`` decoding threads (default: one per core) feed the writer, which writes shards in order.
-    ``conditions`` (offline augmentation names) add one copy of every utterance per condition.
-    """
+    out_dir: str
+    plans: tuple  # of ShardPlan
+    done: dict  # shard name -> its _progress record
+    copies: dict  # augmented copy id -> offline condition
+    sample_rate: int
+    max_seconds: float | None
+
+    @property
+    def todo(self) -> list[ShardPlan]:
+        return [p for p in self.plans if p.name not in self.done]
+
+    def copies_of(self, plan: ShardPlan) -> dict[str, str]:
+        """The offline conditions of the augmented copies in one shard."""
+        return {u.utt_id: self.copies[u.utt_id] for u in plan.utterances if u.utt_id in self.copies}
+
+
+def prepare_build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, sample_rate: int = 16000,
+                  shard_mb: float = 150.0, max_seconds: float | None = None, conditions=()) -> PreparedBuild:
+    """Plan the shards, refuse a folder holding another build, drop half-written files of a killed one, and find
+    the shards already finished (a resumed build writes only the others)."""
     out_dir = out_dir.rstrip("/")
     utterances, folds, copies = augmented_copies(utterances, folds, conditions)
     tf.io.gfile.makedirs(f"{out_dir}/{PROGRESS_DIR}")
@@ -264,28 +302,69 @@ def build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, s
                 raise BuildError(f"{out_dir} holds a build with other inputs or settings; "
                                  "resume with the same command or choose a new --out")
     else:
-        _write_json_atomic(plan_file, {"digest": digest, "shards": [p.name for p in plans]})
+        write_json_atomic(plan_file, {"digest": digest, "shards": [p.name for p in plans]})
+    remove_partial_files(out_dir)
+    done = {p.name: r for p in plans if (r := shard_record(out_dir, p.name)) is not None}
+    return PreparedBuild(out_dir, tuple(plans), done, copies, sample_rate, max_seconds)
 
-    for stale in tf.io.gfile.glob(f"{out_dir}/*.tmp-*") + tf.io.gfile.glob(f"{out_dir}/{PROGRESS_DIR}/*.tmp-*"):
-        tf.io.gfile.remove(stale)  # half-written files of a killed build (one build per folder at a time)
-    done = {p.name: r for p in plans if (r := _shard_done(out_dir, p)) is not None}
-    todo = [p for p in plans if p.name not in done]
+
+def remove_partial_files(out_dir: str) -> None:
+    """Delete half-written shards and records of a killed build (one build per folder at a time)."""
+    patterns = (f"{out_dir}/*.tmp-*", f"{out_dir}/{PROGRESS_DIR}/*.tmp-*", f"{out_dir}/{PROGRESS_DIR}/*/*.tmp-*")
+    for stale in (path for pattern in patterns for path in tf.io.gfile.glob(pattern)):
+        tf.io.gfile.remove(stale)
+
+
+def write_shards(out_dir: str, plans, copies: dict[str, str], *, sample_rate: int, max_seconds: float | None,
+                 workers: int | None = None, strict: bool = False):
+    """Write ``plans`` in order, yielding each shard's record as it is finished.
+
+    ``workers`` decoding threads (default: one per core) feed the writer, decoding ahead across shard ends.
+    """
     workers = max(1, workers or os.cpu_count() or 1)
-    total = sum(len(p.utterances) for p in plans)
-    bar = _progress_bar(total, total - sum(len(p.utterances) for p in todo), progress)
     with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
-        decoded = decoded_stream((u for p in todo for u in p.utterances), sample_rate, max_seconds,
+        decoded = decoded_stream((u for p in plans for u in p.utterances), sample_rate, max_seconds,
                                  pool, lookahead=4 * workers, copies=copies)
         try:
-            for plan in todo:
-                done[plan.name] = write_shard(out_dir, plan, decoded, sample_rate, strict)
-                bar.update(len(plan.utterances))
+            for plan in plans:
+                yield write_shard(out_dir, plan, decoded, sample_rate, strict)
         finally:
-            bar.close()
             decoded.close()
-    manifest = _manifest([done[p.name] for p in plans], sample_rate, provenance or {})
-    _write_json_atomic(f"{out_dir}/{MANIFEST}", manifest)
+
+
+def finish_build(prepared: PreparedBuild, records: dict, provenance: dict | None = None) -> dict:
+    """Write the manifest of a build whose every shard has its record in ``records``; returns it."""
+    missing = [p.name for p in prepared.plans if p.name not in records]
+    if missing:
+        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise BuildError(f"{prepared.out_dir}: {len(missing)} shards not written ({shown}); run the same build "
+                         "again to finish them")
+    manifest = _manifest([records[p.name] for p in prepared.plans], prepared.sample_rate, provenance or {})
+    write_json_atomic(f"{prepared.out_dir}/{MANIFEST}", manifest)
     return manifest
+
+
+def build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, sample_rate: int = 16000,
+          shard_mb: float = 150.0, max_seconds: float | None = None, workers: int | None = None,
+          strict: bool = False, provenance: dict | None = None, progress: bool = True, conditions=()) -> dict:
+    """Write the shards (resuming any finished ones) and the manifest; returns the manifest.
+
+    ``workers`` decoding threads (default: one per core) feed the writer, which writes shards in order.
+    ``conditions`` (offline augmentation names) add one copy of every utterance per condition.
+    """
+    prepared = prepare_build(utterances, folds, out_dir, sample_rate=sample_rate, shard_mb=shard_mb,
+                             max_seconds=max_seconds, conditions=conditions)
+    done, todo = dict(prepared.done), prepared.todo
+    total = sum(len(p.utterances) for p in prepared.plans)
+    bar = _progress_bar(total, total - sum(len(p.utterances) for p in todo), progress)
+    try:
+        for record in write_shards(prepared.out_dir, todo, prepared.copies, sample_rate=sample_rate,
+                                   max_seconds=max_seconds, workers=workers, strict=strict):
+            done[record["name"]] = record
+            bar.update(record["records"] + len(record["failures"]))
+    finally:
+        bar.close()
+    return finish_build(prepared, done, provenance)
 
 
 def _progress_bar(total: int, initial: int, enabled: bool):

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..errors import TfDeepfakeError
+from ..storage import is_url
 
 BONAFIDE = "bonafide"
 SPOOF = "spoof"
@@ -87,7 +88,11 @@ class Listing:
 
 
 class ProtocolReader:
-    """Collects utterances from protocol lines, reporting malformed, duplicate and missing-audio lines."""
+    """Collects utterances from protocol lines, reporting malformed, duplicate and missing-audio lines.
+
+    Only local audio paths are checked here; a URL (gs://...) is not looked up file by file (a network round
+    trip each), so a missing one is reported by the builder as a failed file instead.
+    """
 
     def __init__(self, check_audio: bool = True):
         self.check_audio = check_audio
@@ -102,7 +107,7 @@ class ProtocolReader:
             self.problem("duplicate", where, f"{utterance.utt_id} already at {self._seen[utterance.utt_id]}")
             return
         self._seen[utterance.utt_id] = where
-        if self.check_audio and not os.path.exists(utterance.path):
+        if self.check_audio and not is_url(utterance.path) and not os.path.exists(utterance.path):
             self.problem("missing-audio", where, utterance.path)
             return
         self.listing.utterances.append(utterance)

@@ -4,14 +4,21 @@ from __future__ import annotations
 import csv
 import os
 
+from .. import storage
 from .base import BONAFIDE, SPOOF, CorpusNotFoundError, Listing, ProtocolReader, Utterance, find_audio, normalise_label
 
 
 def read_csv(csv_path: str, split: str = "train", check_audio: bool = True) -> Listing:
-    """Rows ``path,label[,speaker,attack]``; a header row is optional, relative paths are from the CSV's folder."""
-    base = os.path.dirname(os.path.abspath(csv_path))
+    """Rows ``path,label[,speaker,attack]``; a header row is optional, relative paths are from the CSV's folder.
+
+    The CSV and its paths may be URLs (gs://...): those are kept as written (see :mod:`tfdeepfake.storage`)."""
+    base = storage.folder_of(csv_path)
     reader = ProtocolReader(check_audio)
-    with open(csv_path, newline="", encoding="utf-8") as handle:
+    try:
+        handle = storage.open_text(csv_path)
+    except FileNotFoundError as error:
+        raise CorpusNotFoundError(f"{csv_path}: CSV listing not found") from error
+    with handle:
         for number, row in enumerate(csv.reader(handle), 1):
             where = f"{csv_path}:{number}"
             if not row or not "".join(row).strip():
@@ -26,7 +33,7 @@ def read_csv(csv_path: str, split: str = "train", check_audio: bool = True) -> L
             if label is None:
                 reader.problem("bad-label", where, raw_label)
                 continue
-            full = path if os.path.isabs(path) else os.path.join(base, path)
+            full = storage.resolve(path, base)
             attack = "-" if label == BONAFIDE else (attack.strip() or "unknown")
             reader.add(Utterance(_utt_id(path), full, label, attack, speaker.strip(), split), where)
     return reader.listing
