@@ -89,7 +89,8 @@ def voice():
 
 
 def test_registry_and_availability():
-    assert set(COPY) == {"griffinlim_mel", "world", "world_mod", "lpc", "phase_random", "phase_vocoder"}
+    assert set(COPY) == {"griffinlim_mel", "world", "world_mod", "lpc", "phase_random", "phase_vocoder",
+                         "lyra_3200", "lyra_6000", "lyra_9200", "hifigan_v3_fp16", "hifigan_v3_dr"}
     assert set(TTS) == {"tts_espeak", "tts_flite", "tts_festival"}
     status = available_generators()
     assert set(status) == set(GENERATORS) and all(isinstance(v, bool) for v in status.values())

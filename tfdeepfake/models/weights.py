@@ -65,6 +65,19 @@ def download(url: str, target: Path, timeout: float = 15.0) -> Path:
     return target
 
 
+def local_copy(spec: WeightsFile) -> Path | None:
+    """The first copy of ``spec`` in the weights folders or the cache (not verified, nothing downloaded), or None.
+
+    Lets a caller tell, without network, which pretrained files :func:`resolve` finds on this machine.
+    """
+    folders = [Path(os.environ["TFDEEPFAKE_WEIGHTS"])] if os.environ.get("TFDEEPFAKE_WEIGHTS") else []
+    for folder in folders + [SHARED, cache_dir()]:
+        candidate = folder / spec.name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def resolve(spec: WeightsFile, local: str | None = None) -> str:
     """The local path of ``spec``, verified: an explicit ``local`` path, the weights folders, the cache, or the
     pinned URL downloaded into the cache."""
@@ -72,11 +85,9 @@ def resolve(spec: WeightsFile, local: str | None = None) -> str:
         if not os.path.isfile(local):
             raise WeightsError(f"{local}: weights file not found")
         return verify(local, spec.sha256)
-    folders = [Path(os.environ["TFDEEPFAKE_WEIGHTS"])] if os.environ.get("TFDEEPFAKE_WEIGHTS") else []
-    for folder in folders + [SHARED, cache_dir()]:
-        candidate = folder / spec.name
-        if candidate.is_file():
-            return verify(candidate, spec.sha256)
+    found = local_copy(spec)
+    if found is not None:
+        return verify(found, spec.sha256)
     target = download(spec.url, cache_dir() / spec.name)
     try:
         return verify(target, spec.sha256)

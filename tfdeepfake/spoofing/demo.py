@@ -22,9 +22,11 @@ import soundfile as sf
 
 from ..audio import AudioError, load_audio
 from ..corpora.base import CorpusNotFoundError, find_audio
+from . import layout
 from .chain import FinalChain, trim_silence
 from .errors import GeneratorError, GeneratorInputError
-from .generators import available_generators, generate
+from .generators import generate, get_generator
+from .layout import SPLIT_FILES
 
 ASTERISK_DIR = "/usr/share/asterisk/sounds"
 # voice folder -> speaker (Allison records both the US English and the Mexican Spanish prompts)
@@ -43,7 +45,6 @@ SENTENCES = (
     "Four hours of steady work faced us.", "A large size in stockings is hard to sell.",
     "The boy was there when the sun rose.", "A rod is used to catch pink salmon.",
 )
-SPLIT_FILES = {"train": "train.trn", "dev": "dev.trl", "eval": "eval.trl"}
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def plan(sources: list[Source], per_speaker: int, seed: int, rate: int, min_seco
         chosen = []
         for index in rng.permutation(len(by_speaker[speaker])):
             source = by_speaker[speaker][index]
-            seconds = _duration(source, rate)
+            seconds = source_seconds(source)
             if min_seconds <= seconds <= max_seconds:
                 chosen.append(source)
             if len(chosen) == per_speaker:
@@ -148,11 +149,24 @@ def plan(sources: list[Source], per_speaker: int, seed: int, rate: int, min_seco
     return jobs
 
 
-def _duration(source: Source, rate: int) -> float:
+def source_seconds(source: Source) -> float:
+    """Duration of a source from its header (G.722: from its size) without decoding it."""
     if source.path.endswith(".g722"):
         return os.path.getsize(source.path) * 2 / 16000.0  # G.722: 64 kbit/s, 16 kHz
     info = sf.info(source.path)
     return info.frames / info.samplerate
+
+
+def corpus_chain(rate: int) -> FinalChain:
+    """The final chain of the generated corpora: ``rate``, whole-clip RMS level, 50-400 ms of silence drawn
+    for each end."""
+    return FinalChain(target_rate=rate, level="rms", pad_seconds=(0.05, 0.4))
+
+
+def spoof_chain(chain: FinalChain, source: Source) -> FinalChain:
+    """``chain`` with as many extra codec passes as the real recording already went through, so a spoof made
+    from a G.722 prompt carries the codec as often as the prompt itself."""
+    return FinalChain(**{**asdict(chain), "codec_passes": chain.codec_passes + source.codec_passes})
 
 
 def render(job: Job, chain: FinalChain, rate: int) -> np.ndarray:
@@ -164,9 +178,7 @@ def render(job: Job, chain: FinalChain, rate: int) -> np.ndarray:
         fake = tts_of_length(job, real, rate)
     else:
         fake = generate(job.system, real, rate, text=job.source.text, seed=job.seed)
-    # spoofs pass the codec as often as the real recording already did, then the same chain
-    spoof_chain = FinalChain(**{**asdict(chain), "codec_passes": chain.codec_passes + job.source.codec_passes})
-    return spoof_chain(fake, rate, seed=job.seed)
+    return spoof_chain(chain, job.source)(fake, rate, seed=job.seed)
 
 
 def _speech_seconds(samples: np.ndarray, rate: int) -> float:
@@ -201,21 +213,19 @@ def build_demo_corpus(out: str, *, bonafide_dir: str | None = None, per_speaker:
     if not sources:
         raise CorpusNotFoundError(f"no real recordings: install asterisk-core-sounds-en-g722 (and es, fr, it, ru) "
                                 f"with apt-get, or pass --bonafide DIR (looked in {bonafide_dir or ASTERISK_DIR})")
-    available = available_generators()
-    missing = sorted({s for s in [*TRAIN_ATTACKS.values(), *EVAL_ATTACKS.values()] if not available.get(s)})
+    # ask only the systems used here: asking all would load TensorFlow for the neural ones' weights check
+    missing = sorted({s for s in [*TRAIN_ATTACKS.values(), *EVAL_ATTACKS.values()]
+                      if not get_generator(s).available()})
     jobs = [j for j in plan(sources, per_speaker, seed, sample_rate) if j.system not in missing]
-    chain = FinalChain(target_rate=sample_rate, level="rms", pad_seconds=(0.05, 0.4))
-    for split in SPLIT_FILES:
-        os.makedirs(os.path.join(out, f"ASVspoof2019_LA_{split}", "flac"), exist_ok=True)
-    os.makedirs(os.path.join(out, "ASVspoof2019_LA_cm_protocols"), exist_ok=True)
+    chain = corpus_chain(sample_rate)
+    layout.prepare(out)
 
     def work(job: Job):
         try:
             clip = render(job, chain, sample_rate)
         except (GeneratorError, AudioError) as error:
             return job, f"{type(error).__name__}: {error}"
-        sf.write(os.path.join(out, f"ASVspoof2019_LA_{job.split}", "flac", f"{job.utt_id}.flac"), clip,
-                 sample_rate, subtype="PCM_16")
+        layout.write_clip(layout.clip_path(out, job.split, job.utt_id), clip, sample_rate)
         return job, len(clip) / sample_rate
 
     from tqdm import tqdm
@@ -226,11 +236,7 @@ def build_demo_corpus(out: str, *, bonafide_dir: str | None = None, per_speaker:
     written = [(job, seconds) for job, seconds in results if not isinstance(seconds, str)]
     failures = [{"utt_id": job.utt_id, "system": job.system, "source": job.source.path, "reason": reason}
                 for job, reason in results if isinstance(reason, str)]
-    for split, suffix in SPLIT_FILES.items():
-        lines = [f"{job.source.speaker} {job.utt_id} - {job.attack} {'bonafide' if job.system is None else 'spoof'}"
-                 for job, _ in written if job.split == split]
-        with open(os.path.join(out, "ASVspoof2019_LA_cm_protocols", f"ASVspoof2019.LA.cm.{suffix}.txt"), "w") as f:
-            f.write("\n".join(lines) + ("\n" if lines else ""))
+    layout.write_protocols(out, [(job.split, job.source.speaker, job.utt_id, job.attack) for job, _ in written])
     manifest = {
         "seed": seed, "per_speaker": per_speaker, "sample_rate": sample_rate,
         "bonafide_source": bonafide_dir or ASTERISK_DIR, "final_chain": chain.settings(),
@@ -241,10 +247,8 @@ def build_demo_corpus(out: str, *, bonafide_dir: str | None = None, per_speaker:
                      for split in SPLIT_FILES},
         "hours": round(sum(seconds for _, seconds in written) / 3600, 4), "failures": failures,
     }
-    with open(os.path.join(out, "manifest.json"), "w") as handle:
-        json.dump(manifest, handle, indent=1)
-    with open(os.path.join(out, "README.md"), "w") as handle:
-        handle.write(corpus_readme(manifest))
+    layout.write_json(os.path.join(out, "manifest.json"), manifest)
+    layout.write_text(os.path.join(out, "README.md"), corpus_readme(manifest))
     return manifest
 
 

@@ -40,3 +40,9 @@ class GeneratorFailed(GeneratorError):
 
 class CodecUnavailable(GeneratorUnavailable):
     """A codec pass of the final chain needs a tool that is missing (ffmpeg for G.722)."""
+
+
+class CorpusBuildError(TfDeepfakeError, ValueError):
+    """Settings that cannot make a corpus: an unknown or text-to-speech system where copy-synthesis is needed, a
+    held-out system not among the systems, too few speakers for disjoint splits, or an output folder that holds
+    a corpus built with other settings."""

@@ -23,6 +23,8 @@ Systems
 ``lpc``              Frame-wise LPC source-filter resynthesis: pulse train at the estimated f0 + noise.
 ``phase_random``     STFT magnitude kept, phase replaced by uniform random phase.
 ``phase_vocoder``    Phase-vocoder time stretch by a factor r and back by 1/r (phasiness, transient smear).
+``lyra_3200``        Lyra v2 neural codec round trip at 3.2 kbit/s (also ``lyra_6000``, ``lyra_9200``; TFLite).
+``hifigan_v3_fp16``  HiFi-GAN V3 vocoder on the source's log-mel spectrogram (also ``hifigan_v3_dr``; TFLite).
 ``tts_espeak``       espeak-ng (Debian package espeak-ng).
 ``tts_flite``        Flite (Debian package flite).
 ``tts_festival``     Festival ``text2wave`` (Debian packages festival + festvox-kallpc16k).
@@ -31,11 +33,12 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 import numpy as np
 
-from . import tts
+from . import neural, tts
 from .errors import (
     GeneratorError,
     GeneratorFailed,
@@ -442,6 +445,16 @@ GENERATORS: dict[str, Generator] = {
         Generator("phase_random", "copy-synthesis", "STFT magnitude with random phase", phase_random_resynthesis),
         Generator("phase_vocoder", "copy-synthesis", "phase-vocoder stretch by r and back by 1/r",
                   phase_vocoder_resynthesis),
+        *(Generator(f"lyra_{bitrate}", "copy-synthesis",
+                    f"Lyra v2 neural codec round trip at {bitrate} bit/s ({codebooks} codebooks, TFLite)",
+                    partial(neural.lyra_resynthesis, bitrate=bitrate), neural.lyra_missing)
+          for bitrate, codebooks in neural.LYRA_QUANTIZERS.items()),
+        Generator("hifigan_v3_fp16", "copy-synthesis", "HiFi-GAN V3 vocoder on the log-mel spectrogram "
+                  "(LJSpeech, float16 TFLite)", partial(neural.hifigan_resynthesis, variant="fp16"),
+                  partial(neural.hifigan_missing, "fp16")),
+        Generator("hifigan_v3_dr", "copy-synthesis", "HiFi-GAN V3 vocoder on the log-mel spectrogram "
+                  "(LJSpeech, dynamic-range int8 TFLite)", partial(neural.hifigan_resynthesis, variant="dr"),
+                  partial(neural.hifigan_missing, "dr")),
         Generator("tts_espeak", "tts", "espeak-ng formant TTS", tts.espeak_tts, tts.espeak_missing),
         Generator("tts_flite", "tts", "Flite TTS", tts.flite_tts, tts.flite_missing),
         Generator("tts_festival", "tts", "Festival text2wave TTS", tts.festival_tts, tts.festival_missing),
