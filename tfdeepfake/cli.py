@@ -22,10 +22,14 @@ COMMANDS = {
     "train": ("tfdeepfake.train", "train or fine-tune a countermeasure from a YAML recipe"),
     "build-records": ("tfdeepfake.build_tfrecords", "read a corpus and write speaker-grouped TFRecord shards"),
     "verify-records": ("tfdeepfake.build_tfrecords", "check TFRecord shards against their manifest"),
+    "export": ("tfdeepfake.export", "a detector -> SavedModel / TFLite (fp32, fp16, int8) / ONNX, parity-checked"),
     "convert-checkpoint": ("tfdeepfake.convert", "official AASIST / RawGAT-ST .pth (or a preset) -> a bundle"),
     "make-demo-corpus": ("tfdeepfake.demo", "write the demo corpus: real speech plus generated spoofs"),
+    "make-vocoded-corpus": ("tfdeepfake.vocoded", "write a vocoded corpus: real speech beside its neural and "
+                                                  "classic resyntheses"),
     "probe": ("tfdeepfake.probe", "linear probe on frozen WavLM / Wav2Vec2 embeddings"),
     "xvectors": ("tfdeepfake.verify", "speaker-verification scores with WavLM x-vectors"),
+    "serve": ("tfdeepfake.serve", "web page to score uploaded or recorded speech (Gradio, the web extra)"),
 }
 
 
