@@ -179,6 +179,8 @@ def main(argv=None) -> int:
     parser.add_argument("--torch-python", default=None)
     parser.add_argument("--official-src", default=None)
     parser.add_argument("--out", default=str(ROOT / "results" / "export"))
+    parser.add_argument("--append", action="store_true",
+                        help="add these models to the report already at --out (its other rows are kept)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--score", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -188,11 +190,16 @@ def main(argv=None) -> int:
         return worker(args)
     from tfdeepfake.bundle import bundle_from_preset, write_bundle
     from tfdeepfake.export import ExportError, export_model
-    from tfdeepfake.inference import Detector
 
     report = {"command": " ".join(["python benchmarks/export_report.py"] + (argv or sys.argv[1:])),
               "seed": args.seed, "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "python": platform.python_version()},
-              "models": {}, "official_pytorch": {}}
+              "models": {}, "official_pytorch": {}, "load_average": {"start": os.getloadavg()[0]}}
+    if args.append and Path(args.out).with_suffix(".json").is_file():
+        earlier = json.loads(Path(args.out).with_suffix(".json").read_text())
+        report["command"] = f"{earlier['command']}; then {report['command']}"
+        report["models"], report["official_pytorch"] = earlier["models"], earlier["official_pytorch"]
+        report["load_average"]["start"] = max(report["load_average"]["start"],
+                                              earlier.get("load_average", {}).get("start", 0.0))
     clips = check_clips()
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
@@ -235,6 +242,7 @@ def main(argv=None) -> int:
             if preset in args.models:
                 report["official_pytorch"][preset] = official_latency(args, preset)
                 print("official", preset, report["official_pytorch"][preset], flush=True)
+    report["load_average"]["end"] = os.getloadavg()[0]
     write(Path(args.out), report)
     ours = report["models"].get("aasist-l", {}).get("formats", {}).get("tflite", {}).get("ms_p50")
     theirs = report["official_pytorch"].get("aasist-l", {}).get("ms_p50")
@@ -250,6 +258,11 @@ def _cpu() -> str:
         return platform.processor()
 
 
+def _load(report: dict) -> str:
+    load = report.get("load_average", {})
+    return " → ".join(f"{load[k]:.1f}" for k in ("start", "end") if k in load) or "not recorded"
+
+
 def _fmt(value, spec, missing="—"):
     return missing if value is None else format(value, spec)
 
@@ -260,7 +273,8 @@ def write(stem: Path, report: dict) -> None:
     machine = report["machine"]
     lines = ["# Export: size, latency, memory, parity and EER change per model and format", "",
              f"`{report['command']}` (seed {report['seed']}); {machine['cpu']}, {machine['cores']} cores, "
-             f"Python {machine['python']}.", "",
+             f"Python {machine['python']}; 1-minute load average {_load(report)} (above the core count, other jobs "
+             "shared the cores: the latencies are then upper bounds, and rows compare with each other).", "",
              "Latency: one window (~4 s) at batch 1 through the Detector's runner, p50 / p95 over the repeats after "
              "warm-up, each format in a fresh process. Memory: that process's peak resident set (VmHWM) and, in "
              "brackets, what it was with TensorFlow imported before the model loaded. Parity: max |Δ logit| against "

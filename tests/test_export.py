@@ -141,3 +141,19 @@ def test_what_cannot_be_exported_says_why(tmp_path, exported):
     if (exported / "out" / "model.tflite").is_file():
         with pytest.raises(export.ExportError, match="already an exported model"):
             export.export_model(str(exported / "out" / "model.tflite"), "onnx", str(tmp_path / "x.onnx"))
+
+
+@needs_corpora
+def test_predict_runs_an_export_from_the_command_line(exported, tmp_path):
+    out = tmp_path / "scores.csv"
+    model = exported / "out" / "model.onnx"
+    assert cli.main(["predict", str(BONAFIDE[0]), str(SPOOF[0]), "--model", str(model), "--format", "csv",
+                     "--out", str(out)]) == 0
+    import csv
+
+    rows = list(csv.DictReader(out.open()))
+    detector = Detector.load(str(model))
+    assert len(rows) == 2 and all(r["error"] == "" for r in rows)
+    for row, clip in zip(rows, BONAFIDE[:1] + SPOOF[:1]):
+        assert row["path"] == str(clip)
+        assert float(row["logit"]) == pytest.approx(detector.predict(str(clip)).logit, abs=1e-5)
