@@ -16,7 +16,7 @@ import sys
 import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 
 from . import records
-from .beam import split_arguments
+from .beam import RUNNERS, split_arguments
 from .corpora import READERS, assign_folds, read_corpus
 
 
@@ -43,7 +43,7 @@ def build_parser(prog: str = "tfdeepfake build-records") -> argparse.ArgumentPar
                              "tempo_0.9/1.1, room), marked in its condition field")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad file instead of reporting it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--runner", choices=("direct", "dataflow", "flink", "spark"),
+    parser.add_argument("--runner", choices=sorted(RUNNERS),
                         help="write the shards with an Apache Beam pipeline on this runner (the beam extra); "
                              "without it the local builder runs")
     return parser

@@ -20,6 +20,7 @@ import json
 import os
 import sys
 
+from .beam import RUNNERS
 from .errors import TfDeepfakeError
 
 # what a folder walk picks up: libsndfile's formats and the containers audio.py hands to ffmpeg
@@ -92,7 +93,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="FILE|DIR", help="audio files and folders")
     parser.add_argument("--model", default=DEFAULT_PRESET,
-                        help=f"preset name, bundle or run folder, SavedModel folder or .tflite file "
+                        help=f"preset name, bundle or run folder, SavedModel folder, .tflite or .onnx file "
                              f"(default: {DEFAULT_PRESET}, the pretrained preset we measured best on published "
                              "TTS / vocoder sets)")
     parser.add_argument("--format", choices=("table", "csv", "jsonl"), default="table")
@@ -103,7 +104,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                         help="how window scores make the file's score (default: the model's, mean-logit)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any file could not be scored")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--runner", choices=("direct", "dataflow", "flink", "spark"),
+    parser.add_argument("--runner", choices=sorted(RUNNERS),
                         help="score with an Apache Beam pipeline (RunInference) on this runner: --model an exported "
                              "SavedModel, --out a shard prefix, --format csv|jsonl; .txt paths are lists of paths")
     return parser
