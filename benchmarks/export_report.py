@@ -236,7 +236,8 @@ def main(argv=None) -> int:
                 row.update(measured)
                 rows[fmt] = row
                 print(name, fmt, json.dumps({k: v for k, v in row.items() if k != "parity"}), flush=True)
-            report["models"][name] = {"parameters": parameters, "formats": rows}
+            earlier_rows = report["models"].get(name, {}).get("formats", {})  # --append: keep other formats
+            report["models"][name] = {"parameters": parameters, "formats": {**earlier_rows, **rows}}
             del bundle
         for preset in ("aasist", "aasist-l"):
             if preset in args.models:

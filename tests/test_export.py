@@ -157,3 +157,18 @@ def test_predict_runs_an_export_from_the_command_line(exported, tmp_path):
     for row, clip in zip(rows, BONAFIDE[:1] + SPOOF[:1]):
         assert row["path"] == str(clip)
         assert float(row["logit"]) == pytest.approx(detector.predict(str(clip)).logit, abs=1e-5)
+
+
+def test_the_portable_exact_gelu_equals_tensorflows_and_traces_no_erfc():
+    """WavLM's exact GELU in its tf2onnx form (erf) gives TensorFlow's values (Erfc form) to float rounding."""
+    from tfdeepfake.features import portable_graph
+    from tfdeepfake.models.ssl.wavlm import _exact_gelu
+
+    x = tf.constant(np.linspace(-9, 9, 20001), tf.float32)
+    spec = tf.TensorSpec(x.shape, tf.float32)
+    with portable_graph():
+        portable = tf.function(_exact_gelu).get_concrete_function(spec)
+    default = tf.function(_exact_gelu).get_concrete_function(spec)
+    assert "Erfc" not in {op.type for op in portable.graph.get_operations()}
+    assert "Erfc" in {op.type for op in default.graph.get_operations()}
+    np.testing.assert_allclose(portable(x).numpy(), default(x).numpy(), atol=2e-6)

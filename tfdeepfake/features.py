@@ -207,6 +207,11 @@ def portable_graph():
         _portable.active = previous
 
 
+def portable() -> bool:
+    """Whether :func:`portable_graph` is active (layers with a converter-friendly form check it while tracing)."""
+    return getattr(_portable, "active", False)
+
+
 @tf.function(jit_compile=True)
 def _windowed_frames(wave, indices, weights):
     """Gather + window fused by XLA: one pass writing the frames (plain tf.gather is 7x slower on CPU)."""
@@ -230,10 +235,10 @@ def stft(wave, n_fft: int = 512, hop_length: int = 160, win_length: int | None =
     win_length = n_fft if win_length is None else win_length
     wave = tf.convert_to_tensor(wave, tf.float32)
     num_samples = wave.shape[-1]
-    portable = getattr(_portable, "active", False)
+    plain = portable()
     if num_samples is not None:
         indices, weights = frame_gather_map(num_samples, n_fft, hop_length, win_length, pad_mode)
-        frames = (tf.gather(wave, indices, axis=-1) * weights) if portable else \
+        frames = (tf.gather(wave, indices, axis=-1) * weights) if plain else \
             _windowed_frames(wave, indices, weights)
     else:
         pad = n_fft // 2
@@ -242,7 +247,7 @@ def stft(wave, n_fft: int = 512, hop_length: int = 160, win_length: int | None =
         frames = tf.signal.frame(padded[..., lpad:], win_length, hop_length, pad_end=False)
         num_frames = 1 + tf.shape(wave)[-1] // hop_length
         frames = frames[..., :num_frames, :] * hann_window(win_length, win_length).astype(np.float32)
-    if portable:
+    if plain:
         return _dft_power(frames, n_fft, float(power))
     return _spectral_power(tf.signal.rfft(frames, fft_length=[n_fft]), float(power))
 

@@ -64,9 +64,19 @@ class WavLMConfig:
         return samples
 
 
+def _exact_gelu(x):
+    """GELU with the exact erf; traced as x/2 (1 + erf(x/sqrt 2)) inside ``features.portable_graph``, since
+    TensorFlow's own form uses Erfc, which tf2onnx cannot convert (the two agree to float rounding)."""
+    from ...features import portable
+
+    if portable():
+        return 0.5 * x * (1.0 + tf.math.erf(x * (1.0 / math.sqrt(2.0))))
+    return tf.nn.gelu(x, approximate=False)
+
+
 def _activation(name: str):
     if name == "gelu":
-        return lambda x: tf.nn.gelu(x, approximate=False)
+        return _exact_gelu
     if name in ("gelu_new", "gelu_pytorch_tanh"):
         return lambda x: tf.nn.gelu(x, approximate=True)
     if name in ("relu", "swish", "silu"):
