@@ -172,3 +172,17 @@ def test_the_portable_exact_gelu_equals_tensorflows_and_traces_no_erfc():
     assert "Erfc" not in {op.type for op in portable.graph.get_operations()}
     assert "Erfc" in {op.type for op in default.graph.get_operations()}
     np.testing.assert_allclose(portable(x).numpy(), default(x).numpy(), atol=2e-6)
+
+
+def test_the_portable_positional_conv_equals_the_grouped_keras_conv():
+    from tfdeepfake.features import portable_graph
+    from tfdeepfake.models.ssl.wavlm import PositionalConv, WavLMConfig
+
+    layer = PositionalConv(WavLMConfig(hidden_size=32, num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=4))
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, 20, 32)), tf.float32)
+    grouped = layer(x).numpy()
+    with portable_graph():
+        traced = tf.function(layer).get_concrete_function(tf.TensorSpec(x.shape, tf.float32))
+    assert "PartitionedCall" not in {op.type for op in traced.graph.get_operations()}
+    np.testing.assert_allclose(traced(x).numpy(), grouped, atol=1e-5)
+    assert grouped.shape == (2, 20, 32) and np.ptp(grouped) > 0.1

@@ -160,11 +160,23 @@ class PositionalConv(FromWavLMConfig, tf.keras.layers.Layer):
         self.activation = _activation(config.feat_extract_activation)
 
     def call(self, x):
+        from ...features import portable
+
         pad = self.kernel_size // 2
-        y = self.conv(tf.pad(x, [[0, 0], [pad, pad], [0, 0]]))
+        x = tf.pad(x, [[0, 0], [pad, pad], [0, 0]])
+        y = self._per_group(x) if portable() else self.conv(x)
         if self.kernel_size % 2 == 0:
             y = y[:, :-1]
         return self.activation(y)
+
+    def _per_group(self, x):
+        """The same grouped convolution as one plain conv per group (Keras runs groups > 1 as an XLA function,
+        which tf2onnx cannot convert)."""
+        groups = self.config.num_conv_pos_embedding_groups
+        kernels = tf.split(self.conv.kernel, groups, axis=-1)  # (K, C/groups, C/groups) each
+        parts = [tf.nn.conv1d(part, kernel, stride=1, padding="VALID")
+                 for part, kernel in zip(tf.split(x, groups, axis=-1), kernels)]
+        return tf.concat(parts, axis=-1) + self.conv.bias
 
 
 def relative_position_buckets(length: int, num_buckets: int, max_distance: int) -> np.ndarray:
