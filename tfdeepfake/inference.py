@@ -498,6 +498,21 @@ class Detector:
         """All of :meth:`predictions` as a list."""
         return list(self.predictions(paths))
 
+    def open_stream(self, sample_rate: int | None = None, name: str = "<stream>"):
+        """A push-style :class:`tfdeepfake.stream.StreamScorer`: ``feed(chunk)`` returns the windows each chunk
+        completes, scored at once; ``close()`` the last window and the verdict."""
+        from .stream import StreamScorer
+
+        return StreamScorer(self, sample_rate, name)
+
+    def stream(self, chunks: Iterable, sample_rate: int | None = None, name: str = "<stream>"):
+        """Score an iterable of chunks as they arrive: iterate the returned :class:`tfdeepfake.stream.Stream`
+        for :class:`tfdeepfake.stream.LiveWindow` s; its ``summary`` is the verdict once the chunks end. The
+        window scores equal :meth:`predict`'s on the same audio."""
+        from .stream import Stream
+
+        return Stream(self, chunks, sample_rate, name)
+
     def with_input(self, hop_seconds: float | None = None, aggregation: str | None = None) -> Detector:
         """The same model with another window hop or aggregation (``mean-logit`` | ``max-spoof``)."""
         rule = self.input_rule
