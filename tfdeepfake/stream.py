@@ -67,6 +67,11 @@ class StreamScorer:
         return list(self._latencies)
 
     @property
+    def received_samples(self) -> int:
+        """Samples received so far, at the model's rate."""
+        return self._total
+
+    @property
     def held_samples(self) -> int:
         """Samples of audio held now (bounded by one window plus one chunk)."""
         return len(self._buffer)

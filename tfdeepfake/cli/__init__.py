@@ -13,11 +13,12 @@ from __future__ import annotations
 import importlib
 import sys
 
-from .errors import TfDeepfakeError
+from ..errors import TfDeepfakeError
 
 # subcommand -> (module with main(argv, prog), one-line help)
 COMMANDS = {
     "predict": ("tfdeepfake.predict", "score audio files or folders with a detector (preset, bundle, export)"),
+    "listen": ("tfdeepfake.cli.listen", "score live audio as it arrives: microphone, stream URL or stdin pipe"),
     "evaluate": ("tfdeepfake.evaluate", "metrics and reports from score files + protocols, or a model on data"),
     "train": ("tfdeepfake.train", "train or fine-tune a countermeasure from a YAML recipe"),
     "build-records": ("tfdeepfake.build_tfrecords", "read a corpus and write speaker-grouped TFRecord shards"),
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0 if argv else 2
     if argv[0] in ("-V", "--version"):
-        from . import __version__
+        from .. import __version__
 
         print(f"tfdeepfake {__version__}")
         return 0
@@ -67,7 +68,3 @@ def main(argv: list[str] | None = None) -> int:
 def shim(name: str) -> int:
     """``python -m tfdeepfake.X ARGS`` runs as ``tfdeepfake NAME ARGS``."""
     return main([name, *sys.argv[1:]])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
