@@ -143,7 +143,7 @@ def official_latency(args, preset_name: str) -> dict:
     """Batch-1 p50 / p95 of the official PyTorch model on the same window, or why it was skipped."""
     from tfdeepfake.audio import load_audio
     from tfdeepfake.models.presets import get_preset
-    from tfdeepfake.models.weights import resolve
+    from tfdeepfake.weights import resolve
 
     python = args.torch_python or os.environ.get("TORCH_PYTHON")
     source = args.official_src or os.environ.get("AASIST_SRC")

@@ -34,7 +34,7 @@ import tensorflow as tf  # noqa: E402
 
 from tfdeepfake.audio import load_audio  # noqa: E402
 from tfdeepfake.models.presets import get_preset, load_preset  # noqa: E402
-from tfdeepfake.models.weights import resolve  # noqa: E402
+from tfdeepfake.weights import resolve  # noqa: E402
 
 
 def benchmark_clips(count: int, samples: int, seed: int) -> tuple[np.ndarray, str]:

@@ -2,7 +2,7 @@
 
     python scripts/demo_figures.py --corpus data/demo --seed 0
 
-The corpus is the one `python -m tfdeepfake.demo --seed 0` (or the default `python -m tfdeepfake.train`) wrote.
+The corpus is the one `tfdeepfake make-demo-corpus --seed 0` (or the default `python -m tfdeepfake.train`) wrote.
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def main() -> None:
     results = ROOT / "results"
     command = f"python scripts/demo_figures.py --corpus {args.corpus} --seed {args.seed}"
     (results / "demo_corpus.md").write_text(
-        f"# Demo corpus\n\nCorpus written by `python -m tfdeepfake.demo --seed {args.seed}`; this file by `{command}`.\n\n"
+        f"# Demo corpus\n\nCorpus written by `tfdeepfake make-demo-corpus --seed {args.seed}`; this file by `{command}`.\n\n"
         + table(Path(args.corpus)) + "\n![spectrograms](demo_spoofs.png)\n\n`demo_spoofs.png`: one real prompt and "
         "each attack applied to it, after the final chain (log-mel, 80 bands, 16 kHz).\n")
     picture(results / "demo_spoofs.png", args.seed, args.bonafide)

@@ -7,7 +7,7 @@
         --aasist aasist-l --seeds 0 --steps 120 --batch-size 8                   # (d) fine-tuned AASIST
     python scripts/generalisation.py --report                                    # the table only
 
-(b) ``python -m tfdeepfake.demo --bonafide ../shared/corpora/librispeech-sample`` writes the benchmark corpus
+(b) ``tfdeepfake make-demo-corpus --bonafide ../shared/corpora/librispeech-sample`` writes the benchmark corpus
     (real LibriSpeech read speech; spoofs from our generators; speakers disjoint between train/dev and eval);
     LCNN (LFCC) and ResNet (log-mel) are trained on it.
 (c) The same LCNN and ResNet configs trained on a vocoded corpus (``tfdeepfake make-vocoded-corpus``: every real

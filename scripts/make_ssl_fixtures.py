@@ -4,7 +4,8 @@
     /tmp/torchenv/bin/python scripts/make_ssl_fixtures.py
 
 torch is needed here only; the tests load the safetensors into our TensorFlow models without it.
-Outputs: tests/fixtures/ssl/NAME/{config.json, model.safetensors, outputs.npz}.
+Outputs: tests/fixtures/ssl/NAME/{config.json, model.safetensors, outputs.npz}; wavlm_base_bin/ holds
+wavlm_base's weights as pytorch_model.bin.
 """
 from pathlib import Path
 
@@ -58,6 +59,8 @@ def main():
                    "masked_last_hidden_state": masked.last_hidden_state}
         outputs.update({f"hidden_state_{i}": h for i, h in enumerate(plain.hidden_states)})
         save(name, model, outputs)
+        if name == "wavlm_base":  # the same weights as pytorch_model.bin (read by the restricted unpickler)
+            model.save_pretrained(OUT / "wavlm_base_bin", safe_serialization=False)
     config = transformers.WavLMConfig(**TINY, **WAVLM, tdnn_dim=[16, 16, 24], tdnn_kernel=[5, 3, 1],
                                       tdnn_dilation=[1, 2, 1], xvector_output_dim=12, num_labels=3,
                                       use_weighted_layer_sum=True)

@@ -23,7 +23,7 @@ from tfdeepfake.beam import predict as beam_predict  # noqa: E402
 from tfdeepfake.corpora import METADATA_FIELDS, Utterance, read_csv  # noqa: E402
 from tfdeepfake.export import export_model  # noqa: E402
 from tfdeepfake.inference import Detector  # noqa: E402
-from tfdeepfake.predict import PredictInputError  # noqa: E402
+from tfdeepfake.score_files import PredictInputError  # noqa: E402
 from test_cli import FIXTURES, tiny_bundle  # noqa: E402,F401  (the tiny AASIST bundle, made by the CLI)
 from test_records import make_corpus  # noqa: E402  (generated clips at several rates + one broken file)
 

@@ -179,8 +179,8 @@ def test_a_preset_is_a_bundle_that_reproduces_the_official_forward(tmp_path):
 
 
 def test_a_training_run_ends_with_a_bundle_that_reproduces_its_dev_scores(tmp_path):
-    from tfdeepfake import train
     from tfdeepfake.config import load_config
+    from tfdeepfake.training import run
 
     tfrecords = toy_tfrecords(tmp_path / "toy", count=24, seconds=0.5)
     run_dir = tmp_path / "run"
@@ -189,7 +189,7 @@ def test_a_training_run_ends_with_a_bundle_that_reproduces_its_dev_scores(tmp_pa
         "data.dev_folds=[1]", "data.eval_splits=[train]", "data.crop_samples=4000", "data.eval_windows_hop=1500",
         "data.batch_size=8", "model.name=lcnn", f"model.params={json.dumps(TINY['lcnn'])}", "train.epochs=2",
         f"train.run_dir={run_dir}", "train.results=null", "train.early_stopping_patience=0"])
-    results = train.run(config)
+    results = run(config)
     assert results["bundle"] == str(run_dir / "bundle")
     assert json.loads((run_dir / "metrics.json").read_text())["bundle"] == results["bundle"]
 

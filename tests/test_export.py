@@ -12,6 +12,7 @@ import tensorflow as tf
 from tfdeepfake import cli, export
 from tfdeepfake.bundle import Bundle, Calibration, InputRule, Threshold, write_bundle
 from tfdeepfake.inference import Detector, load_runner
+from tfdeepfake.storage import sha256_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "models"))
 from test_aasist import fixture_model  # noqa: E402  (the tiny AASIST fixture: official config + checkpoint)
@@ -96,7 +97,7 @@ def test_metadata_beside_each_export(exported):
             record["parity"]["audio"]
         assert record["parity"]["passed"] and record["parity"]["correlation"] > 0.9
         if fmt != "savedmodel":
-            assert data["model"]["sha256"] == export.file_sha256(str(path))
+            assert data["model"]["sha256"] == sha256_file(str(path))
         assert "## Export" in card.read_text() and "AASIST tiny fixture" in card.read_text()
 
 

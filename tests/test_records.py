@@ -14,7 +14,7 @@ import soundfile as sf
 import tensorflow as tf
 
 from tfdeepfake import audio, records
-from tfdeepfake.build_tfrecords import main as build_main
+from tfdeepfake.cli import main as tfdeepfake_cli
 from tfdeepfake.corpora import METADATA_FIELDS, assign_folds, read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def test_verify_detects_a_changed_shard(tmp_path):
     shard.write_bytes(bytes(data))
     problems = records.verify(str(tmp_path / "out"))
     assert any("checksum" in p and shard.name in p for p in problems)
-    assert build_main(["verify", str(tmp_path / "out")]) == 1
+    assert tfdeepfake_cli(["verify-records", str(tmp_path / "out")]) == 1
 
 
 def test_strict_stops_and_keeps_what_was_written(tmp_path):

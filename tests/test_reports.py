@@ -378,7 +378,9 @@ def test_cli_scores_command(tmp_path, capsys):
     # the options are reusable on any parser
     import argparse
 
-    args = evaluate.add_score_arguments(argparse.ArgumentParser()).parse_args(["--scores", "s.txt"])
+    from tfdeepfake.cli import evaluate as cli_evaluate
+
+    args = cli_evaluate.add_score_arguments(argparse.ArgumentParser()).parse_args(["--scores", "s.txt"])
     assert (args.higher_is, args.bootstrap, args.protocol, args.subset) == ("bonafide", 1000, None, None)
 
 

@@ -71,13 +71,13 @@ def test_registered_as_copy_synthesis():
 
 
 def test_pinned_sha256_match_the_shared_files(shared_dir):
-    from tfdeepfake.models.weights import sha256_of
+    from tfdeepfake.storage import sha256_file
 
     for sid in ("lyra_3200", *HIFIGAN):
         for spec in neural.weights_of(sid):
             path = shared_dir / "weights" / spec.name
             if path.is_file():
-                assert sha256_of(path) == spec.sha256, spec.name
+                assert sha256_file(path) == spec.sha256, spec.name
 
 
 @pytest.fixture

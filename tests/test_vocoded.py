@@ -100,12 +100,10 @@ def test_pairs_speakers_and_held_out_systems(corpus):
 
 
 def test_build_records_reads_the_corpus(corpus, tmp_path):
-    from tfdeepfake import build_tfrecords
-
     out, manifest, _, _ = corpus
     records = tmp_path / "records"
-    assert build_tfrecords.main(["--dataset", "asvspoof2019-la", "--root", str(out), "--out", str(records),
-                                 "--folds", "1", "--workers", "1", "--quiet"]) == 0
+    assert cli.main(["build-records", "--dataset", "asvspoof2019-la", "--root", str(out), "--out", str(records),
+                     "--folds", "1", "--workers", "1", "--quiet"]) == 0
     built = json.loads((records / "manifest.json").read_text())
     assert built["records"] == sum(sum(c.values()) for c in manifest["counts"].values()) and not built["failures"]
     assert cli.main(["verify-records", str(records)]) == 0

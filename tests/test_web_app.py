@@ -164,7 +164,7 @@ def test_catalog_lists_presets_found_locally(shared_dir):
 
 
 def test_serve_listens_on_localhost_and_shares_only_when_asked():
-    from tfdeepfake.serve import build_parser
+    from tfdeepfake.cli.serve import build_parser
 
     args = build_parser("tfdeepfake serve").parse_args([])
     assert (args.host, args.port, args.share, args.model) == ("127.0.0.1", 7860, False, [])

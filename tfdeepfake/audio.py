@@ -23,6 +23,10 @@ import soxr
 from . import storage
 from .errors import TfDeepfakeError
 
+# what a folder walk picks up: libsndfile's formats and the containers this module hands to ffmpeg
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".m4a", ".aac",
+                  ".mp4", ".webm", ".mkv", ".mka", ".mov", ".wma", ".amr", ".3gp")
+
 
 class AudioError(TfDeepfakeError, ValueError):
     """A file that cannot be used as audio; ``path`` and ``reason`` say which and why."""

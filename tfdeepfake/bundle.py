@@ -13,7 +13,6 @@ Every pretrained preset is a bundle as well (:func:`bundle_from_preset`).
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import math
 import os
@@ -24,6 +23,7 @@ import numpy as np
 
 from . import __version__, metrics
 from .errors import TfDeepfakeError
+from .storage import sha256_file
 
 FORMAT = "tfdeepfake-bundle"
 FORMAT_VERSION = 1
@@ -284,21 +284,13 @@ def load_keras_model(path: str, sha256: str | None = None):
 
     if not os.path.isfile(path):
         raise BundleError(f"{path}: model file not found")
-    if sha256 is not None and file_sha256(path) != sha256:
+    if sha256 is not None and sha256_file(path) != sha256:
         raise BundleError(f"{path}: sha256 differs from bundle.json's model.sha256 (changed or truncated); "
                           "rewrite the bundle")
     try:
         return tf.keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a bad archive
         raise BundleError(f"{path}: cannot be loaded as a Keras model ({type(error).__name__}: {error})") from error
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _finite(value):
@@ -346,7 +338,7 @@ def write_bundle(out_dir: str, model, bundle: Bundle) -> Bundle:
         raise BundleError(f"{model_path}: the model cannot be saved whole ({type(error).__name__}: {error})") \
             from error
     os.replace(partial, model_path)
-    written = replace(bundle, path=os.path.abspath(out_dir), model=None, model_sha256=file_sha256(model_path),
+    written = replace(bundle, path=os.path.abspath(out_dir), model=None, model_sha256=sha256_file(model_path),
                       parameters=int(model.count_params()))
     _write_text(os.path.join(out_dir, META_FILE), json.dumps(_finite(written.to_json()), indent=1) + "\n")
     _write_text(os.path.join(out_dir, CARD_FILE), render_card(written))

@@ -1,7 +1,5 @@
-"""An official AASIST / RawGAT-ST PyTorch checkpoint (yours, or a preset's) as a tfdeepfake bundle, without torch.
-
-    tfdeepfake convert-checkpoint my_aasist.pth --config AASIST.conf --out bundles/my-aasist
-    tfdeepfake convert-checkpoint --preset aasist-l --out bundles/aasist-l
+"""An official AASIST / RawGAT-ST PyTorch checkpoint as a tfdeepfake bundle, without torch
+(``tfdeepfake convert-checkpoint``, tfdeepfake.cli.convert_checkpoint).
 
 The checkpoint is read with the restricted unpickler (it never runs code) and must fit the architecture the config
 describes tensor by tensor. ``--config`` is the official JSON .conf (its ``model_config``) or RawGAT-ST's YAML (its
@@ -10,10 +8,8 @@ the official argmax, until ``tfdeepfake evaluate`` measures yours.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 
 import yaml
 
@@ -41,7 +37,7 @@ def convert_checkpoint(checkpoint: str, config_path: str, out_dir: str, name: st
     from .features import FeatureConfig
     from .models import build_model
     from .models.aasist.convert import from_official_config, load_official_checkpoint
-    from .models.weights import sha256_of
+    from .storage import sha256_file
 
     architecture, samples, params = from_official_config(official_model_config(config_path))
     model = build_model(architecture, FeatureConfig(), samples, **params)
@@ -55,35 +51,6 @@ def convert_checkpoint(checkpoint: str, config_path: str, out_dir: str, name: st
         training={"data": "as trained by the checkpoint's authors (not recorded in the checkpoint)"},
         licence="the checkpoint's own licence", failure_modes=bundles.GENERAL_FAILURE_MODES,
         provenance=bundles.provenance(checkpoint={"file": os.path.abspath(checkpoint),
-                                                  "sha256": sha256_of(checkpoint)},
+                                                  "sha256": sha256_file(checkpoint)},
                                       model_config=params, architecture=architecture))
     return bundles.write_bundle(out_dir, model, bundle)
-
-
-def main(argv=None, prog: str = "tfdeepfake convert-checkpoint") -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", nargs="?", help="official .pth (zip format)")
-    parser.add_argument("--config", help="the official .conf / .yaml the checkpoint was trained with")
-    parser.add_argument("--preset", help="instead of a checkpoint: write this pretrained preset as a bundle")
-    parser.add_argument("--name", help="model id in the bundle (default: the checkpoint's file name)")
-    parser.add_argument("--out", required=True, help="bundle folder to write")
-    args = parser.parse_args(argv)
-    if args.preset:
-        if args.checkpoint or args.config:
-            parser.error("--preset takes no checkpoint or --config")
-        from .bundle import bundle_from_preset
-
-        written = bundle_from_preset(args.preset, args.out)
-    elif args.checkpoint and args.config:
-        written = convert_checkpoint(args.checkpoint, args.config, args.out, args.name)
-    else:
-        parser.error("give CHECKPOINT --config FILE, or --preset NAME")
-    print(f"bundle {written.model_id} written to {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    from .cli import shim
-
-    sys.exit(shim("convert-checkpoint"))

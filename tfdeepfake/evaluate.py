@@ -1,6 +1,6 @@
 """Score an evaluation dataset with a model and summarise it: score files, EER, per-attack EER, ROC AUC and
-error rates at a threshold chosen on dev; and the command line that evaluates existing score files or a model
-on a corpus or TFRecords (see :func:`main` and :mod:`tfdeepfake.reports`):
+error rates at a threshold chosen on dev; and a model evaluated on a corpus or TFRecords (:func:`run_model`,
+reported by :mod:`tfdeepfake.reports`), as ``tfdeepfake evaluate`` (tfdeepfake.cli.evaluate) runs it:
 
     tfdeepfake evaluate --scores scores.txt --protocol ASVspoof2019.LA.cm.eval.trl.txt --out report/
     tfdeepfake evaluate --model aasist --dataset asvspoof2019-la --root LA/ --splits eval --out report/
@@ -11,7 +11,6 @@ TensorFlow is imported inside the model-side functions only, so evaluating a sco
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import inspect
 import json
@@ -97,133 +96,30 @@ def write_json(path: str, payload: dict) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# command line: evaluate score files
-# ----------------------------------------------------------------------------------------------
-
-
-def add_score_arguments(parser: argparse.ArgumentParser, sources=None) -> argparse.ArgumentParser:
-    """The options of ``evaluate scores`` (reusable by any front end); :func:`run_scores` reads them.
-
-    ``sources``: a mutually exclusive group to put ``--scores`` in (then it is not required by itself).
-    """
-    (sources or parser).add_argument("--scores", required=sources is None, metavar="FILE",
-                                     help="CM score file: UTT ATTACK KEY SCORE, UTT SCORE, or CSV "
-                                          "utt_id,attack,label,score")
-    parser.add_argument("--protocol", metavar="FILE",
-                        help="ASVspoof 2019 LA/PA protocol or 2021 LA/DF keys (trial_metadata.txt); "
-                             "without it the score file's own labels are used")
-    parser.add_argument("--asv-scores", metavar="FILE",
-                        help="official ASV scores (SOURCE TYPE SCORE) for min t-DCF 2019 and 2021")
-    parser.add_argument("--dev-scores", metavar="FILE", help="dev CM scores to fit a logistic calibration on")
-    parser.add_argument("--dev-protocol", metavar="FILE", help="protocol of the dev scores")
-    parser.add_argument("--out", metavar="DIR",
-                        help="folder for report.md, metrics.json, scores.txt and the PNG plots (with --model also "
-                             "scores.csv and, when files failed, failures.csv)")
-    parser.add_argument("--higher-is", choices=reports.HIGHER_IS, default="bonafide",
-                        help="what a higher score in the files means (default: bonafide, the ASVspoof convention)")
-    parser.add_argument("--subset", action="append", metavar="NAME",
-                        help="2021 keys: evaluate only this subset (eval, progress, hidden_track); repeatable")
-    parser.add_argument("--allow-missing", action="store_true", help="evaluate even if protocol trials lack scores")
-    parser.add_argument("--allow-unmatched", action="store_true",
-                        help="ignore scores of utterances that are not in the protocol")
-    parser.add_argument("--allow-duplicates", action="store_true",
-                        help="keep the first score of an utterance scored more than once")
-    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                        help="bootstrap replicates for the EER 95%% interval (0: none; default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    return parser
-
-
-def run_scores(args: argparse.Namespace) -> dict:
-    """Evaluate the score files named by :func:`add_score_arguments`'s options; returns the metrics dict."""
-    return reports.evaluate_scores(
-        args.scores, args.protocol, asv_scores=args.asv_scores, dev_scores=args.dev_scores,
-        dev_protocol=args.dev_protocol, out_dir=args.out, higher_is=args.higher_is, subsets=args.subset,
-        allow_missing=args.allow_missing, allow_unmatched=args.allow_unmatched,
-        allow_duplicates=args.allow_duplicates, n_bootstrap=args.bootstrap, seed=args.seed,
-        plots=not args.no_plots)
-
-
-def summary_lines(result: dict) -> list[str]:
-    """The headline numbers of a metrics dict, one per line, for a terminal."""
-    trials = result["trials"]
-    lines = [f"trials: {trials['evaluated']} ({trials['bonafide']} bona fide, {trials['spoof']} spoof)"]
-    ci = result["eer_ci95"]
-    lines.append(f"EER: {result['eer_percent']:.4f} %" +
-                 ("" if ci is None else f" (95% CI {100 * ci['low']:.4f} - {100 * ci['high']:.4f})"))
-    for version, tdcf in (result["min_tdcf"] or {}).items():
-        lines.append(f"min t-DCF ({version}): {tdcf['min_tdcf']:.4f}")
-    lines.append(f"ROC AUC: {result['roc_auc']:.6f}   min Cllr: {result['min_cllr']:.4f}   "
-                 f"Cllr (raw scores as LLRs): {result['raw']['cllr']:.4f}")
-    if result["calibrated"] is not None:
-        lines.append(f"Cllr (dev-calibrated): {result['calibrated']['cllr']:.4f}")
-    lines += [f"note: {n}" for n in result["notes"]]
-    return lines
-
-
-# ----------------------------------------------------------------------------------------------
-# command line: a model on a corpus or TFRecords
+# a model on a corpus or TFRecords
 # ----------------------------------------------------------------------------------------------
 
 SCORES_CSV = "scores.csv"
 FAILURES_CSV = "failures.csv"
 SCORES_CSV_COLUMNS = ("utt_id", "attack", "label", "logit", "spoof_probability", "decision", "flags")
-#: score-file options that have no meaning for a model (their defaults), and why
-SCORE_FILE_ONLY = {"protocol": (None, "labels come from the corpus reader or the TFRecords"),
-                   "higher_is": ("bonafide", "a model's logit is higher = bona fide"),
-                   "subset": (None, "use --splits (ASVspoof 2021: the keys' subsets)"),
-                   "allow_missing": (False, "unreadable files are always reported and left out"),
-                   "allow_unmatched": (False, "every scored utterance comes from the corpus"),
-                   "allow_duplicates": (False, "every utterance is scored once")}
-
-
 class ModelEvaluationError(TfDeepfakeError, ValueError):
     """A model evaluation that cannot run as asked: the data it names and why."""
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, sources) -> argparse.ArgumentParser:
-    """``--model`` (in the ``sources`` group, beside ``--scores``) and the data options it reads."""
-    sources.add_argument("--model", metavar="MODEL",
-                         help="score data with this detector: preset name, bundle or run folder, SavedModel "
-                              "folder or .tflite file (Detector.load)")
-    data = parser.add_argument_group("data for --model (a corpus, or TFRecords)")
-    data.add_argument("--dataset", choices=sorted(READERS), help="corpus reader; labels, attacks, codecs from it")
-    data.add_argument("--root", metavar="DIR", help="corpus folder (for csv: the CSV file)")
-    data.add_argument("--tfrecords", metavar="DIR", help="TFRecord folder of tfdeepfake build-records")
-    data.add_argument("--splits", nargs="+", metavar="NAME",
-                      help="ASVspoof 2019 splits (default eval), ASVspoof 2021 key subsets (default all) or "
-                           "TFRecord splits (default eval)")
-    data.add_argument("--folds", nargs="+", type=int, metavar="K", help="TFRecord folds (default all)")
-    data.add_argument("--protocol-dir", metavar="DIR", help="ASVspoof 2019: protocol folder if not standard")
-    data.add_argument("--keys", metavar="FILE", help="ASVspoof 2021: trial_metadata.txt if not standard")
-    data.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
+@dataclass(frozen=True)
+class EvaluationData:
+    """The data a model is evaluated on: a corpus (``dataset`` read at ``root``) or TFRecords, and which part."""
+
+    dataset: str | None = None
+    root: str | None = None
+    tfrecords: str | None = None
+    splits: tuple | None = None
+    folds: tuple | None = None
+    protocol_dir: str | None = None
+    keys: str | None = None
 
 
-def _check_model_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if args.model is None:
-        given = [f"--{k.replace('_', '-')}" for k in ("dataset", "root", "tfrecords", "splits", "folds",
-                                                      "protocol_dir", "keys") if getattr(args, k) is not None]
-        if given:
-            parser.error(f"{', '.join(given)}: only with --model")
-        return
-    for key, (default, why) in SCORE_FILE_ONLY.items():
-        if getattr(args, key) != default:
-            parser.error(f"--{key.replace('_', '-')} is for score files, not --model: {why}")
-    if (args.dataset is None) == (args.tfrecords is None):
-        parser.error("--model needs one of --dataset NAME --root DIR, or --tfrecords DIR")
-    if args.dataset is not None and args.root is None:
-        parser.error(f"--dataset {args.dataset} needs --root")
-    if args.tfrecords is not None and (args.root or args.protocol_dir or args.keys):
-        parser.error("--root, --protocol-dir and --keys are for --dataset, not --tfrecords")
-    if args.dataset is not None and args.folds is not None:
-        parser.error("--folds selects TFRecord folds; with --dataset every listed file is scored")
-    if args.splits and args.dataset and not args.dataset.startswith("asvspoof"):
-        parser.error(f"--splits: the {args.dataset} reader has no splits to choose")
-
-
-def _corpus_clips(args) -> tuple[list, str, str, list[str]]:
+def _corpus_clips(data: EvaluationData) -> tuple[list, str, str, list[str]]:
     """(utterances, kind, description, notes on protocol lines not used) of the ``--dataset`` corpus.
 
     Files are not checked for existence here: a missing one fails in the Detector like any unreadable file.
@@ -231,44 +127,43 @@ def _corpus_clips(args) -> tuple[list, str, str, list[str]]:
     from .build_tfrecords import reader_options
     from .corpora import read_corpus
 
-    splits = args.splits or (["eval"] if args.dataset.startswith("asvspoof2019") else None)
-    options = reader_options(argparse.Namespace(dataset=args.dataset, splits=splits,
-                                                protocol_dir=args.protocol_dir, keys=args.keys))
-    if args.dataset.startswith("asvspoof2021") and splits:
+    splits = data.splits or (["eval"] if data.dataset.startswith("asvspoof2019") else None)
+    options = reader_options(data.dataset, splits, data.protocol_dir, data.keys)
+    if data.dataset.startswith("asvspoof2021") and splits:
         options["subsets"] = set(splits)
-    if "check_audio" in inspect.signature(READERS[args.dataset][0]).parameters:
+    if "check_audio" in inspect.signature(READERS[data.dataset][0]).parameters:
         options["check_audio"] = False
     try:
-        listing = read_corpus(args.dataset, args.root, **options)
+        listing = read_corpus(data.dataset, data.root, **options)
     except TfDeepfakeError:
         raise
     except ValueError as error:  # a reader's own argument check, e.g. an unknown ASVspoof 2019 split
-        raise ModelEvaluationError(f"{args.root}: {error}") from error
+        raise ModelEvaluationError(f"{data.root}: {error}") from error
     notes = [f"{len(listing.problems)} protocol lines were not used: {listing.report(reports.EXAMPLES)}"] \
         if listing.problems else []
-    description = f"{args.dataset} at `{args.root}`" + (f", splits {' '.join(splits)}" if splits else "")
-    return listing.utterances, reports.corpus_kind(args.dataset), description, notes
+    description = f"{data.dataset} at `{data.root}`" + (f", splits {' '.join(splits)}" if splits else "")
+    return listing.utterances, reports.corpus_kind(data.dataset), description, notes
 
 
-def _tfrecord_clips(args):
+def _tfrecord_clips(data: EvaluationData):
     """(iterator of (utterance, float32 samples, rate), kind, description, notes) of the chosen TFRecords."""
     from . import records
     from .audio import from_int16
     from .corpora.base import METADATA_FIELDS, Utterance
 
-    splits = tuple(args.splits or ("eval",))
+    splits = tuple(data.splits or ("eval",))
     try:
-        manifest = records.read_manifest(args.tfrecords)
-        records.shard_files(args.tfrecords, splits, args.folds)
+        manifest = records.read_manifest(data.tfrecords)
+        records.shard_files(data.tfrecords, splits, data.folds)
     except (FileNotFoundError, ValueError) as error:
         raise ModelEvaluationError(str(error)) from error
     unlabelled = sum(cell["label"].get("unknown", 0) for split, by_fold in manifest["counts"].items()
                      if split in splits for fold, cell in by_fold.items()
-                     if args.folds is None or int(fold) in args.folds)
+                     if data.folds is None or int(fold) in data.folds)
     if unlabelled:
-        raise ModelEvaluationError(f"{args.tfrecords}: {unlabelled} records of splits {list(splits)} have no label "
+        raise ModelEvaluationError(f"{data.tfrecords}: {unlabelled} records of splits {list(splits)} have no label "
                                    "(built from a trial list without keys)")
-    dataset = records.load_dataset(args.tfrecords, splits, args.folds, shuffle_files=False, deterministic=True,
+    dataset = records.load_dataset(data.tfrecords, splits, data.folds, shuffle_files=False, deterministic=True,
                                    pcm=True)
 
     def clips():
@@ -276,11 +171,11 @@ def _tfrecord_clips(args):
             utterance = Utterance(**{name: example[name].decode() for name in METADATA_FIELDS})
             yield utterance, from_int16(example["audio"]), int(example["sample_rate"])
 
-    description = f"TFRecords `{args.tfrecords}`, splits {' '.join(splits)}" + \
-        (f", folds {' '.join(map(str, args.folds))}" if args.folds is not None else "")
+    description = f"TFRecords `{data.tfrecords}`, splits {' '.join(splits)}" + \
+        (f", folds {' '.join(map(str, data.folds))}" if data.folds is not None else "")
     failed = len(manifest.get("failures", []))
     notes = [f"{failed} files (of any split) failed when these TFRecords were built and are not in them; see "
-             f"{args.tfrecords}/{records.MANIFEST}"] if failed else []
+             f"{data.tfrecords}/{records.MANIFEST}"] if failed else []
     return clips(), reports.corpus_kind(manifest.get("dataset")), description, notes
 
 
@@ -310,8 +205,8 @@ class ModelScores:
     notes: list
 
 
-def score_with_model(args: argparse.Namespace) -> ModelScores:
-    """Every utterance of the data options through the Detector named by ``--model``.
+def score_with_model(model: str, data: EvaluationData, quiet: bool = False) -> ModelScores:
+    """Every utterance of ``data`` through the Detector of ``model`` (anything Detector.load takes).
 
     Corpus files go through :meth:`Detector.predictions` (the ``tfdeepfake predict`` path); TFRecord clips are
     the stored int16 PCM decoded and given to :meth:`Detector.predict`, so both get the Detector's own windows,
@@ -322,13 +217,13 @@ def score_with_model(args: argparse.Namespace) -> ModelScores:
 
     from .inference import Detector
 
-    detector = Detector.load(args.model)
-    quiet = args.quiet or None
-    if args.tfrecords is not None:
-        clips, kind, description, notes = _tfrecord_clips(args)
+    detector = Detector.load(model)
+    quiet = quiet or None
+    if data.tfrecords is not None:
+        clips, kind, description, notes = _tfrecord_clips(data)
         rows = _array_predictions(detector, tqdm(clips, unit="utt", disable=quiet, file=sys.stderr))
     else:
-        utterances, kind, description, notes = _corpus_clips(args)
+        utterances, kind, description, notes = _corpus_clips(data)
         progress = tqdm(utterances, unit="file", disable=quiet, file=sys.stderr)
         rows = zip(utterances, detector.predictions(u.path for u in progress))
     scored, unreadable = [], []
@@ -359,10 +254,12 @@ def write_failures(path: str, unreadable) -> None:
         writer.writerows((utterance.utt_id, utterance.path, error) for utterance, error in unreadable)
 
 
-def run_model(args: argparse.Namespace) -> dict:
-    """Score the data options' utterances with ``--model`` and evaluate them as :func:`run_scores` does a score
-    file; with ``--out`` also ``scores.csv`` (and ``failures.csv``). Returns the metrics dict."""
-    run = score_with_model(args)
+def run_model(model: str, data: EvaluationData, *, asv_scores: str | None = None, dev_scores: str | None = None,
+              dev_protocol: str | None = None, out: str | None = None, n_bootstrap: int = 1000, seed: int = 0,
+              plots: bool = True, quiet: bool = False) -> dict:
+    """Score ``data`` with ``model`` and evaluate it as :func:`tfdeepfake.reports.evaluate_scores` does a score
+    file; with ``out`` also ``scores.csv`` (and ``failures.csv``). Returns the metrics dict."""
+    run = score_with_model(model, data, quiet)
     shown = [f"{u.utt_id} ({error})" for u, error in run.unreadable[:reports.EXAMPLES]]
     if not run.scored:
         raise ModelEvaluationError(f"{run.description}: no file could be scored ({len(run.unreadable)} unreadable, "
@@ -370,55 +267,24 @@ def run_model(args: argparse.Namespace) -> dict:
     no_speech = sum("no-speech" in p.flags for _, p in run.scored)
     counts = {"files": len(run.scored) + len(run.unreadable), "unreadable": len(run.unreadable),
               "no_speech": no_speech}
-    sources = {"model": args.model, "model_id": run.detector.model_id,
+    sources = {"model": model, "model_id": run.detector.model_id,
                "input_rule": run.detector.input_rule.describe(), "data": run.description, "scores": None,
-               "protocol": None, "scoring": "Detector.predictions over the files" if args.tfrecords is None else
+               "protocol": None, "scoring": "Detector.predictions over the files" if data.tfrecords is None else
                "Detector.predict on the decoded int16 PCM"}
     trials = reports.corpus_trials([u for u, _ in run.scored], [p.logit for _, p in run.scored], run.kind, sources,
                                    counts, {"unreadable": shown})
-    asv = reports.read_asv_scores(args.asv_scores) if args.asv_scores else None
-    dev = reports.read_dev_trials(args.dev_scores, args.dev_protocol)
-    result = reports.evaluate_trials(trials, asv=asv, dev=dev, n_bootstrap=args.bootstrap, seed=args.seed)
+    asv = reports.read_asv_scores(asv_scores) if asv_scores else None
+    dev = reports.read_dev_trials(dev_scores, dev_protocol)
+    result = reports.evaluate_trials(trials, asv=asv, dev=dev, n_bootstrap=n_bootstrap, seed=seed)
     result["notes"] += run.notes
     if no_speech:
         result["notes"].append(f"{no_speech} clips are flagged no-speech; their scores are evaluated as they are")
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        write_model_scores(os.path.join(args.out, SCORES_CSV), run.scored)
+    if out:
+        os.makedirs(out, exist_ok=True)
+        write_model_scores(os.path.join(out, SCORES_CSV), run.scored)
         result["files"] = {"scores_csv": SCORES_CSV}
         if run.unreadable:
-            write_failures(os.path.join(args.out, FAILURES_CSV), run.unreadable)
+            write_failures(os.path.join(out, FAILURES_CSV), run.unreadable)
             result["files"]["failures"] = FAILURES_CSV
-        reports.write_outputs(args.out, result, trials, plots=not args.no_plots)
+        reports.write_outputs(out, result, trials, plots=plots)
     return result
-
-
-def main(argv: list[str] | None = None, prog: str = "tfdeepfake evaluate") -> int:
-    """``tfdeepfake evaluate --scores FILE [--protocol FILE]`` or ``--model MODEL --dataset NAME --root DIR`` /
-    ``--model MODEL --tfrecords DIR`` [...]; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog=prog, description="Evaluate a spoofing countermeasure's score file, or a model on a corpus or "
-                               "TFRecords: EER (bootstrap CI), min t-DCF, Cllr, per-attack and per-codec tables, "
-                               "plots.")
-    sources = parser.add_mutually_exclusive_group(required=True)
-    add_score_arguments(parser, sources)
-    add_model_arguments(parser, sources)
-    args = parser.parse_args(argv)
-    _check_model_arguments(parser, args)
-    result = run_scores(args) if args.model is None else run_model(args)
-    lines = summary_lines(result)
-    if args.model is not None:
-        trials = result["trials"]
-        failed = [f"unreadable: {shown}" for shown in result["examples"].get("unreadable", [])]
-        lines[:0] = [f"files: {trials['files']} ({trials['unreadable']} unreadable, left out) scored with "
-                     f"{result['inputs']['model_id']}", *failed]
-    print("\n".join(lines))
-    if args.out:
-        print(f"report: {args.out}/report.md")
-    return 0
-
-
-if __name__ == "__main__":
-    from .cli import shim
-
-    sys.exit(shim("evaluate"))

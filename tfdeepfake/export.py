@@ -28,17 +28,18 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from .bundle import CARD_FILE, META_FILE, Bundle, file_sha256, provenance, render_card
+from .bundle import CARD_FILE, META_FILE, Bundle, provenance, render_card
+from .inference.runners import FORMATS as EXPORT_FORMATS
+from .storage import sha256_file
 from .errors import TfDeepfakeError
 
-FORMATS = ("savedmodel", "tflite", "tflite-fp16", "tflite-int8", "onnx")
+FORMATS = tuple(EXPORT_FORMATS)
 FLOAT_FORMATS = ("savedmodel", "tflite", "onnx")
 FLOAT_TOLERANCE = 1e-4
 ONNX_OPSET = 17
 SIGNATURE = "serving_default"
 INPUT_NAME, OUTPUT_NAMES = "waveform", ("logit", "spoof_probability")
 CHECK_WINDOWS = 8  # windows taken from each check file (evenly spread)
-_FILE_SUFFIX = {"tflite": ".tflite", "tflite-fp16": ".tflite", "tflite-int8": ".tflite", "onnx": ".onnx"}
 
 
 class ExportError(TfDeepfakeError, RuntimeError):
@@ -253,7 +254,7 @@ def _write_metadata(bundle: Bundle, fmt: str, path: str, check: Parity, source_s
     from .bundle import _finite
 
     meta = metadata_path(path)
-    sha = None if fmt == "savedmodel" else file_sha256(path)
+    sha = None if fmt == "savedmodel" else sha256_file(path)
     versions = _converter_versions(fmt)
     exported = replace(bundle, model_sha256=sha, provenance={
         **bundle.provenance, "export": {**provenance(), "format": fmt, "file": os.path.basename(path),
@@ -304,7 +305,7 @@ def default_path(out: str, fmt: str) -> str:
     """``out`` itself for a file name with the format's suffix (or a SavedModel folder), else a file inside."""
     if fmt == "savedmodel":
         return out
-    suffix = _FILE_SUFFIX[fmt]
+    suffix = EXPORT_FORMATS[fmt].suffix
     return out if out.endswith(suffix) else os.path.join(out, f"model{'-' + fmt[7:] if fmt[7:] else ''}{suffix}")
 
 
@@ -315,12 +316,12 @@ def export_model(source, fmt: str, out: str, check_audio=None, seed: int = 0) ->
 
     A float32 export that misses ``FLOAT_TOLERANCE`` raises :class:`ExportError` and leaves nothing at ``out``.
     """
-    from .inference import Detector, _KerasRunner, load_runner
+    from .inference import Detector, KerasRunner, load_runner
 
     if fmt not in FORMATS:
         raise ExportError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
     detector = Detector.from_bundle(source) if isinstance(source, Bundle) else Detector.load(source)
-    if not isinstance(detector.runner, _KerasRunner):
+    if not isinstance(detector.runner, KerasRunner):
         raise ExportError(f"{source}: already an exported model; export from a preset, a bundle or a run")
     bundle, model = detector.bundle, detector.runner.model
     path = default_path(os.fspath(out), fmt)
@@ -360,47 +361,3 @@ def export_model(source, fmt: str, out: str, check_audio=None, seed: int = 0) ->
     size = sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names) \
         if os.path.isdir(path) else os.path.getsize(path)
     return ExportReport(fmt, path, meta, int(size), seconds, check)
-
-
-# ---------------------------------------------------------------- command line
-
-
-def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(prog=prog, description=(
-        "Export a detector (preset, bundle or run) to SavedModel, TFLite or ONNX with one serving signature: "
-        "waveform float32 [batch, window] -> logit, spoof_probability. The bundle metadata is written with it, so "
-        "`tfdeepfake predict --model PATH` runs the export."))
-    parser.add_argument("model", help="preset name, bundle folder or run folder")
-    parser.add_argument("--format", dest="formats", action="append", choices=FORMATS, required=True,
-                        help="export format; repeat for several (each gets its own file in --out)")
-    parser.add_argument("--out", required=True, help="the file (.tflite / .onnx) or folder (SavedModel, or where "
-                                                     "several formats go)")
-    parser.add_argument("--check-audio", nargs="+", default=None, metavar="FILE",
-                        help="real recordings for the parity check (default: synthetic windows)")
-    parser.add_argument("--json", action="store_true", help="print the reports as JSON")
-    args = parser.parse_args(argv)
-    several = len(args.formats) > 1
-    failed = 0
-    reports = []
-    for fmt in args.formats:
-        out = os.path.join(args.out, "saved_model") if several and fmt == "savedmodel" else args.out
-        if several and fmt != "savedmodel" and args.out.endswith(_FILE_SUFFIX[fmt]):
-            parser.error("several formats need --out to be a folder")
-        try:
-            report = export_model(args.model, fmt, out, check_audio=args.check_audio)
-        except TfDeepfakeError as error:
-            print(f"error: {error}", file=sys.stderr)
-            failed += 1
-            continue
-        reports.append(report.to_dict())
-        check = report.parity
-        if not args.json:
-            print(f"{fmt:<12} {report.path}  {report.bytes / 1e6:.2f} MB  max|Δlogit| {check.max_abs_logit_diff:.2e}"
-                  f"  corr {check.correlation:.6f}  agree {100 * check.decision_agreement:.1f}%  ({check.windows} "
-                  f"windows: {check.audio})")
-    if args.json:
-        print(json.dumps(reports, indent=1))
-    return 1 if failed else 0

@@ -1,6 +1,6 @@
 """The green-AI path: frozen self-supervised embeddings + a scikit-learn classifier, on a CPU.
 
-    python -m tfdeepfake.probe --checkpoint checkpoints/wavlm-base-plus --tfrecords tfrecords/la2019 --layer 6
+    tfdeepfake probe --checkpoint checkpoints/wavlm-base-plus --tfrecords tfrecords/la2019 --layer 6
 
 Mean-pooled hidden states of one layer (``--layer``; -1 = last) of a frozen WavLM (or Wav2Vec2) backbone are
 extracted for the training splits, a logistic regression or SVM is chosen by GridSearchCV (5-fold ROC AUC),
@@ -8,9 +8,7 @@ saved with joblib, and scored on the evaluation splits with our metrics (higher 
 """
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 import tfdeepfake  # noqa: F401
 
@@ -56,42 +54,26 @@ def fit_probe(embeddings: np.ndarray, labels: np.ndarray, kind: str = "logreg", 
     return search.fit(embeddings, labels)
 
 
-def main(argv=None, prog: str = "tfdeepfake probe") -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="Hugging Face WavLM or Wav2Vec2 folder (or hub name)")
-    parser.add_argument("--backbone", choices=["wavlm", "wav2vec2"], default="wavlm")
-    parser.add_argument("--tfrecords", required=True)
-    parser.add_argument("--layer", type=int, default=-1)
-    parser.add_argument("--train-splits", nargs="+", default=["train"])
-    parser.add_argument("--eval-splits", nargs="+", default=["eval"])
-    parser.add_argument("--classifier", choices=sorted(GRIDS), default="logreg")
-    parser.add_argument("--crop-samples", type=int, default=64600)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/probe")
-    args = parser.parse_args(argv)
+def run_probe(checkpoint: str, tfrecords: str, out: str, backbone: str = "wavlm", layer: int = -1,
+              train_splits=("train",), eval_splits=("eval",), classifier: str = "logreg", crop_samples: int = 64600,
+              seed: int = 0) -> dict:
+    """Extract, fit on ``train_splits``, score ``eval_splits``; writes probe.joblib, eval_scores.csv and
+    metrics.json to ``out`` and returns the metrics."""
     import joblib
 
     from .models.ssl.checkpoints import load_wavlm
     from .models.ssl.classifier import Wav2Vec2Backbone
 
-    backbone = load_wavlm(args.checkpoint) if args.backbone == "wavlm" else Wav2Vec2Backbone(args.checkpoint)
-    train = extract_embeddings(backbone, args.tfrecords, args.train_splits, args.layer, args.crop_samples)
-    search = fit_probe(train["embedding"], train["label"], args.classifier, args.seed)
-    os.makedirs(args.out, exist_ok=True)
-    joblib.dump(search.best_estimator_, os.path.join(args.out, "probe.joblib"))
-    results = {"cv_roc_auc": float(search.best_score_), "best_params": search.best_params_, "layer": args.layer}
-    test = extract_embeddings(backbone, args.tfrecords, args.eval_splits, args.layer, args.crop_samples)
+    model = load_wavlm(checkpoint) if backbone == "wavlm" else Wav2Vec2Backbone(checkpoint)
+    train = extract_embeddings(model, tfrecords, train_splits, layer, crop_samples)
+    search = fit_probe(train["embedding"], train["label"], classifier, seed)
+    os.makedirs(out, exist_ok=True)
+    joblib.dump(search.best_estimator_, os.path.join(out, "probe.joblib"))
+    results = {"cv_roc_auc": float(search.best_score_), "best_params": search.best_params_, "layer": layer}
+    test = extract_embeddings(model, tfrecords, eval_splits, layer, crop_samples)
     scores = {**{k: test[k] for k in ("utt_id", "label", "attack")},
               "score": search.best_estimator_.decision_function(test["embedding"])}
-    evaluate.write_scores(os.path.join(args.out, "eval_scores.csv"), scores)
+    evaluate.write_scores(os.path.join(out, "eval_scores.csv"), scores)
     results["eval"] = evaluate.summarise(scores)
-    evaluate.write_json(os.path.join(args.out, "metrics.json"), results)
-    print(f"cv ROC AUC {results['cv_roc_auc']:.3f}; eval EER {100 * results['eval'].get('eer', float('nan')):.2f}%")
-    return 0
-
-
-if __name__ == "__main__":
-    from .cli import shim
-
-    sys.exit(shim("probe"))
+    evaluate.write_json(os.path.join(out, "metrics.json"), results)
+    return results

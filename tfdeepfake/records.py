@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from .errors import TfDeepfakeError
-from .storage import is_url
+from .storage import is_url, sha256_file
 
 from .audio import AudioError, PCM_SCALE, load_audio, to_int16
 from .augment import offline
@@ -147,14 +147,6 @@ def _plan_digest(plans: list[ShardPlan], settings: dict) -> str:
 
 # ---------------------------------------------------------------- writing
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_json_atomic(path: str, payload: dict) -> None:
     """Write JSON under a temporary name and rename it into place: readers never see half a file."""
     temporary = f"{path}.tmp-{uuid.uuid4().hex}"
@@ -237,7 +229,7 @@ def write_shard(out_dir: str, plan: ShardPlan, decoded, sample_rate: int, strict
                 seconds += len(samples) / sample_rate
         record = {"name": plan.name, "split": plan.split, "fold": plan.fold, "index": plan.index,
                   "records": len(written), "seconds": seconds, "bytes": tf.io.gfile.stat(temporary).length,
-                  "sha256": _sha256(temporary), "failures": failures, "utterances": _counts(written)}
+                  "sha256": sha256_file(temporary), "failures": failures, "utterances": _counts(written)}
         write_json_atomic(f"{out_dir}/{PROGRESS_DIR}/{plan.name}.json", record)
         tf.io.gfile.rename(temporary, final, overwrite=True)
         return record
@@ -420,7 +412,7 @@ def verify(directory: str) -> list[str]:
             count = None
         if count is not None and count != shard["records"]:
             problems.append(f"{path}: {count} records, manifest says {shard['records']}")
-        if _sha256(path) != shard["sha256"]:
+        if sha256_file(path) != shard["sha256"]:
             problems.append(f"{path}: checksum differs from the manifest")
     return problems
 

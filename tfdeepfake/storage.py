@@ -7,6 +7,7 @@ with ``tf.io.gfile``; TensorFlow is imported only when one is met.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import re
@@ -69,3 +70,18 @@ def local_folder(path: str) -> str:
         for name in names:
             tf.io.gfile.copy(posixpath.join(folder, name), os.path.join(local, name), overwrite=True)
     return target
+
+
+def sha256_file(path) -> str:
+    """The hex sha256 of a file, local or gs:// (read in 4 MB blocks): the one checksum of the package."""
+    if is_url(path):
+        import tensorflow as tf
+
+        opened = tf.io.gfile.GFile(path, "rb")
+    else:
+        opened = open(path, "rb")
+    digest = hashlib.sha256()
+    with opened as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -18,7 +18,7 @@ from tfdeepfake.models.aasist.convert import from_official_config, load_state
 from tfdeepfake.models.aasist.layers import SincFrontEnd, sinc_bandpass_filters
 from tfdeepfake.models.porting import StateDict, read_torch_checkpoint
 from tfdeepfake.models.presets import PRESETS, get_preset, load_preset
-from tfdeepfake.models.weights import WeightsFile, resolve
+from tfdeepfake.weights import WeightsFile, resolve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "aasist"
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -230,9 +230,9 @@ def test_resolver_finds_the_cache_and_verifies_it(tmp_path, monkeypatch):
     source = FIXTURES / "aasist_tiny" / "model.pth"
     (tmp_path / "tiny").mkdir()
     shutil.copy(source, tmp_path / "tiny" / "model.pth")
-    from tfdeepfake.models.weights import sha256_of
+    from tfdeepfake.storage import sha256_file
 
-    spec = WeightsFile("tiny/model.pth", sha256_of(source), "http://127.0.0.1:9/model.pth")
+    spec = WeightsFile("tiny/model.pth", sha256_file(source), "http://127.0.0.1:9/model.pth")
     assert resolve(spec) == str(tmp_path / "tiny" / "model.pth")
     (tmp_path / "tiny" / "model.pth").write_bytes(b"tampered")
     with pytest.raises(WeightsError, match="does not match"):

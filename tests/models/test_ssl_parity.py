@@ -70,3 +70,18 @@ def test_relative_position_buckets_follow_the_published_scheme():
 def test_missing_checkpoint_is_named(tmp_path):
     with pytest.raises(CheckpointError, match="model.safetensors"):
         load_wavlm(str(tmp_path))
+
+
+def test_wavlm_from_pytorch_model_bin_without_torch():
+    """The same weights saved as pytorch_model.bin (a pickle, read by the restricted unpickler) give PyTorch's
+    outputs; a folder without weights names what it looked for."""
+    _, expected = fixture("wavlm_base")
+    outputs = load_wavlm(str(FIXTURES / "wavlm_base_bin"))(tf.constant(expected["input_values"]))
+    for i, state in enumerate(outputs["hidden_states"]):
+        np.testing.assert_allclose(state.numpy(), expected[f"hidden_state_{i}"], atol=TOLERANCE, rtol=0)
+
+
+def test_a_folder_without_weights_names_both_files(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="model.safetensors nor pytorch_model.bin"):
+        load_wavlm(str(tmp_path))

@@ -9,7 +9,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers import toy_tfrecords  # noqa: E402
 
-from tfdeepfake import probe, verify  # noqa: E402
+from tfdeepfake import cli, probe, speaker_verification  # noqa: E402
 from tfdeepfake.models.ssl import load_wavlm, load_wavlm_xvector  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ssl"
@@ -22,8 +22,8 @@ def test_probe_on_frozen_layer_embeddings(tmp_path):
     assert rows["embedding"].shape == (40, 32) and set(rows["label"]) == {0, 1}
     search = probe.fit_probe(rows["embedding"], rows["label"], "logreg")
     assert 0.0 <= search.best_score_ <= 1.0 and "classifier__C" in search.best_params_
-    assert probe.main(["--checkpoint", str(FIXTURES / "wavlm_base"), "--tfrecords", tfrecords, "--layer", "1",
-                       "--eval-splits", "train", "--crop-samples", "4000", "--out", str(tmp_path / "probe")]) == 0
+    assert cli.main(["probe", "--checkpoint", str(FIXTURES / "wavlm_base"), "--tfrecords", tfrecords, "--layer", "1",
+                      "--eval-splits", "train", "--crop-samples", "4000", "--out", str(tmp_path / "probe")]) == 0
     assert (tmp_path / "probe" / "probe.joblib").exists() and (tmp_path / "probe" / "metrics.json").exists()
 
 
@@ -34,12 +34,12 @@ def test_verify_writes_pairwise_cosines_and_plots(tmp_path):
         path = tmp_path / f"f{i}.wav"
         sf.write(path, (0.1 * rng.standard_normal(4000 + 500 * i)).astype(np.float32), 16000)
         files.append(str(path))
-    assert verify.main(files + ["--checkpoint", str(FIXTURES / "wavlm_xvector"), "--out", str(tmp_path / "v")]) == 0
+    assert cli.main(["xvectors", *files, "--checkpoint", str(FIXTURES / "wavlm_xvector"), "--out", str(tmp_path / "v")]) == 0
     with open(tmp_path / "v" / "scores.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 10
     model = load_wavlm_xvector(str(FIXTURES / "wavlm_xvector"))
-    embeddings = verify.embed_files(model, files[:2])
+    embeddings = speaker_verification.embed_files(model, files[:2])
     a, b = embeddings
     expected = a @ b / np.linalg.norm(a) / np.linalg.norm(b)
     assert abs(float(rows[0]["cosine"]) - expected) < 1e-5

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from ..audio import load_audio
-from ..corpora.base import AUDIO_EXTENSIONS, find_audio
+from ..audio import AUDIO_SUFFIXES, load_audio
+from ..corpora.base import find_audio
 
 
 def _seeds(seed, n: int):
@@ -130,7 +130,7 @@ def noise_bank_from_folder(folder: str, sample_rate: int, row_samples: int) -> n
         raise FileNotFoundError(f"noise folder {folder!r} does not exist")
     paths = find_audio(folder)
     if not paths:
-        raise ValueError(f"noise folder {folder!r} holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+        raise ValueError(f"noise folder {folder!r} holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
     pieces = []
     for path in paths:
         samples, _ = load_audio(path, sample_rate)

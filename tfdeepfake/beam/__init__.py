@@ -20,16 +20,6 @@ class BeamError(TfDeepfakeError, RuntimeError):
     """A pipeline that cannot start (Beam missing, bad options) or that failed on its runner."""
 
 
-def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
-    """(tfdeepfake's arguments, the runner's): split at the first ``--`` when ``--runner`` comes before it;
-    without ``--runner`` the arguments stay whole (``--`` keeps argparse's meaning there)."""
-    argv = list(argv)
-    cut = argv.index("--") if "--" in argv else len(argv)
-    if not any(arg == "--runner" or arg.startswith("--runner=") for arg in argv[:cut]):
-        return argv, []
-    return argv[:cut], argv[cut + 1:]
-
-
 def pipeline(runner: str, beam_args: list[str]):
     """An empty Beam pipeline for ``runner`` (a key of RUNNERS) with ``beam_args`` as its PipelineOptions.
 

@@ -27,7 +27,8 @@ from .. import audio, storage
 from ..bundle import Bundle, BundleError
 from ..inference import BLOCK_SECONDS, BATCH_WINDOWS, Detector, Prediction, SpeechActivity, score_windows, \
     speech_activity
-from ..predict import AUDIO_SUFFIXES, COLUMNS, PredictInputError, audio_files, row
+from ..audio import AUDIO_SUFFIXES
+from ..score_files import COLUMNS, PredictInputError, audio_files, row
 from . import pipeline, run
 
 LIST_SUFFIX = ".txt"
@@ -216,28 +217,28 @@ def load_export(model: str, hop: float | None, aggregation: str | None) -> Bundl
     return replace(detector.bundle, path=None)
 
 
-def run_predict(args, beam_args) -> int:
+def run_predict(paths, model: str, runner: str, out: str, fmt: str, beam_args=(), hop: float | None = None,
+                aggregation: str | None = None, strict: bool = False) -> int:
     """``tfdeepfake predict ... --runner R``: exit status as the local command's (0 when a file was scored, and
-    with ``--strict`` none failed)."""
-    if args.format not in ("csv", "jsonl"):
+    with ``strict`` none failed)."""
+    if fmt not in ("csv", "jsonl"):
         raise PredictInputError("--runner writes CSV or JSON-lines shards: add --format csv or --format jsonl")
-    if not args.out:
+    if not out:
         raise PredictInputError("--runner needs --out PREFIX (local or gs://): shards PREFIX-00000-of-000NN."
-                                f"{args.format} are written")
+                                f"{fmt} are written")
     try:
-        beam.io.filesystems.FileSystems.get_filesystem(args.out)  # before any work: gs:// needs apache-beam[gcp]
+        beam.io.filesystems.FileSystems.get_filesystem(out)  # before any work: gs:// needs apache-beam[gcp]
     except ValueError as error:
-        raise PredictInputError(f"--out {args.out}: {error}") from error
-    files = input_files(args.paths)
-    bundle = load_export(args.model, args.hop, args.aggregation)
-    print(f"{len(files)} files to score with {bundle.model_id} on the {args.runner} runner", file=sys.stderr)
-    root = pipeline(args.runner, list(beam_args))
-    add_scoring(root, files, bundle, args.model, args.format, args.out)
-    result = run(root, "predict", args.runner)
+        raise PredictInputError(f"--out {out}: {error}") from error
+    files = input_files(paths)
+    bundle = load_export(model, hop, aggregation)
+    print(f"{len(files)} files to score with {bundle.model_id} on the {runner} runner", file=sys.stderr)
+    root = pipeline(runner, list(beam_args))
+    add_scoring(root, files, bundle, model, fmt, out)
+    result = run(root, "predict", runner)
     scored, failed = (_counter(result, name) for name in ("files_scored", "files_failed"))
-    print(f"{scored} scored, {failed} failed with {bundle.model_id}; rows in {args.out}-*.{args.format}",
-          file=sys.stderr)
-    return 0 if scored and not (args.strict and failed) else 1
+    print(f"{scored} scored, {failed} failed with {bundle.model_id}; rows in {out}-*.{fmt}", file=sys.stderr)
+    return 0 if scored and not (strict and failed) else 1
 
 
 def _counter(result, name: str) -> int:

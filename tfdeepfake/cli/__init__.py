@@ -4,8 +4,9 @@
     tfdeepfake train --config configs/aasist.yaml train.epochs=1
     tfdeepfake evaluate --scores scores.txt --protocol ASVspoof2019.LA.cm.eval.trl.txt
 
-Each subcommand's options live with its stage (``tfdeepfake SUBCOMMAND --help``); the ``python -m tfdeepfake.X``
-modules are shims onto this. Every typed error of the library (tfdeepfake.errors) becomes one ``error:`` line and
+Each subcommand is one module of this package (its options: ``tfdeepfake SUBCOMMAND --help``) that parses its
+arguments and calls the library; no library module parses argv. ``python -m tfdeepfake.train`` and
+``python -m tfdeepfake.build_tfrecords`` are shims onto this. Every typed error of the library (tfdeepfake.errors) becomes one ``error:`` line and
 exit status 1, never a traceback.
 """
 from __future__ import annotations
@@ -17,20 +18,20 @@ from ..errors import TfDeepfakeError
 
 # subcommand -> (module with main(argv, prog), one-line help)
 COMMANDS = {
-    "predict": ("tfdeepfake.predict", "score audio files or folders with a detector (preset, bundle, export)"),
+    "predict": ("tfdeepfake.cli.predict", "score audio files or folders with a detector (preset, bundle, export)"),
     "listen": ("tfdeepfake.cli.listen", "score live audio as it arrives: microphone, stream URL or stdin pipe"),
-    "evaluate": ("tfdeepfake.evaluate", "metrics and reports from score files + protocols, or a model on data"),
-    "train": ("tfdeepfake.train", "train or fine-tune a countermeasure from a YAML recipe"),
-    "build-records": ("tfdeepfake.build_tfrecords", "read a corpus and write speaker-grouped TFRecord shards"),
-    "verify-records": ("tfdeepfake.build_tfrecords", "check TFRecord shards against their manifest"),
-    "export": ("tfdeepfake.export", "a detector -> SavedModel / TFLite (fp32, fp16, int8) / ONNX, parity-checked"),
-    "convert-checkpoint": ("tfdeepfake.convert", "official AASIST / RawGAT-ST .pth (or a preset) -> a bundle"),
-    "make-demo-corpus": ("tfdeepfake.demo", "write the demo corpus: real speech plus generated spoofs"),
-    "make-vocoded-corpus": ("tfdeepfake.vocoded", "write a vocoded corpus: real speech beside its neural and "
+    "evaluate": ("tfdeepfake.cli.evaluate", "metrics and reports from score files + protocols, or a model on data"),
+    "train": ("tfdeepfake.cli.train", "train or fine-tune a countermeasure from a YAML recipe"),
+    "build-records": ("tfdeepfake.cli.build_records", "read a corpus and write speaker-grouped TFRecord shards"),
+    "verify-records": ("tfdeepfake.cli.verify_records", "check TFRecord shards against their manifest"),
+    "export": ("tfdeepfake.cli.export", "a detector -> SavedModel / TFLite (fp32, fp16, int8) / ONNX, parity-checked"),
+    "convert-checkpoint": ("tfdeepfake.cli.convert_checkpoint", "official AASIST / RawGAT-ST .pth (or a preset) -> a bundle"),
+    "make-demo-corpus": ("tfdeepfake.cli.make_demo_corpus", "write the demo corpus: real speech plus generated spoofs"),
+    "make-vocoded-corpus": ("tfdeepfake.cli.make_vocoded_corpus", "write a vocoded corpus: real speech beside its neural and "
                                                   "classic resyntheses"),
-    "probe": ("tfdeepfake.probe", "linear probe on frozen WavLM / Wav2Vec2 embeddings"),
-    "xvectors": ("tfdeepfake.verify", "speaker-verification scores with WavLM x-vectors"),
-    "serve": ("tfdeepfake.serve", "web page to score uploaded or recorded speech (Gradio, the web extra)"),
+    "probe": ("tfdeepfake.cli.probe", "linear probe on frozen WavLM / Wav2Vec2 embeddings"),
+    "xvectors": ("tfdeepfake.cli.xvectors", "speaker-verification scores with WavLM x-vectors"),
+    "serve": ("tfdeepfake.cli.serve", "web page to score uploaded or recorded speech (Gradio, the web extra)"),
 }
 
 
@@ -56,8 +57,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tfdeepfake: unknown subcommand {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    if name == "verify-records":
-        rest = ["verify", *rest]
     try:
         return module.main(rest, prog=f"tfdeepfake {name}")
     except TfDeepfakeError as error:

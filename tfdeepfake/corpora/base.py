@@ -6,6 +6,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..audio import AUDIO_SUFFIXES
 from ..errors import TfDeepfakeError
 from ..storage import is_url
 
@@ -13,7 +14,6 @@ BONAFIDE = "bonafide"
 SPOOF = "spoof"
 UNKNOWN = "unknown"  # eval trial lists shipped without keys
 LABEL_IDS = {BONAFIDE: 1, SPOOF: 0, UNKNOWN: -1}
-AUDIO_EXTENSIONS = (".flac", ".wav", ".ogg", ".mp3", ".aif", ".aiff")
 
 
 class CorpusError(TfDeepfakeError, ValueError):
@@ -127,5 +127,5 @@ def find_audio(folder: str) -> list[str]:
     """Every audio file below ``folder``, sorted so readers are deterministic."""
     found = []
     for directory, _, names in os.walk(folder):
-        found.extend(os.path.join(directory, n) for n in names if n.lower().endswith(AUDIO_EXTENSIONS))
+        found.extend(os.path.join(directory, n) for n in names if n.lower().endswith(AUDIO_SUFFIXES))
     return sorted(found)

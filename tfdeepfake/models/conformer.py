@@ -2,7 +2,7 @@
 
 The package is always built with ``pretrain=False`` semantics (its own loader downloads at build time): we
 build the encoder, then load LibriSpeech encoder weights ourselves from a local file or a URL (through the
-one weights resolver and cache, models/weights.py; offline a URL fails fast with a clear error).
+one weights resolver and cache, tfdeepfake/weights.py; offline a URL fails fast with a clear error).
 
 The package's encoders do not survive ``model.save`` / ``load_model``: ``ConformerEncoder.get_config`` merges
 every sub-layer's config into one flat dict (its keys are no constructor arguments, so rebuilding raises), its
@@ -17,7 +17,7 @@ import copy
 import tensorflow as tf
 
 from .common import Standardise, logit_head, model_inputs
-from .weights import fetch
+from ..weights import fetch
 
 try:  # the optional 'conformer' extra: tfdeepfake.models imports without it
     import audio_classification_models as acm

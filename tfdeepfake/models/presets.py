@@ -4,7 +4,7 @@
 
 Each preset records what it was trained on, its input rule, its published result, its parameter count (as the
 original counts them), its licence and its source (repository @ commit). The weights come through the one
-resolver (models/weights.py): a local path, ../shared/weights, the cache, or the pinned URL.
+resolver (tfdeepfake/weights.py): a local path, ../shared/weights, the cache, or the pinned URL.
 """
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from pathlib import Path
 import tensorflow as tf
 
 from ..errors import WeightsError
-from .weights import WeightsFile, resolve
+from .aasist import build_aasist
+from .aasist.convert import load_official_checkpoint
+from .rawgat_st import build_rawgat_st
+from ..weights import WeightsFile, resolve
+
+# the families that have presets (the registry builds every family and reads presets from here)
+FAMILY_BUILDERS = {"aasist": build_aasist, "rawgat_st": build_rawgat_st}
 
 AASIST_REPO = "https://github.com/clovaai/aasist/raw/a04c9863f63d44471dde8a6abcb3b082b07cd1d1"
 ASVSPOOF5_REPO = "https://github.com/asvspoof-challenge/asvspoof5/raw/fe23d3053a0889b305d98c9e4cadf418c213d972"
@@ -117,16 +123,13 @@ def load_preset(name: str, input_samples: int | None = None, weights: str | None
     the input length where the architecture allows it; ``weights`` is a local checkpoint path instead of the
     resolver's search; ``overrides`` are training-time options of the builder (``freq_mask``, ``seed``,
     ``dropout``), never architecture parameters."""
-    from .aasist.convert import load_official_checkpoint
-    from .registry import BUILDERS
-
     preset = get_preset(name)
     clash = sorted(set(overrides) & set(preset.params))
     if clash:
         raise WeightsError(f"preset {name!r} fixes {clash[0]}; build model.name={preset.model} without a "
                            "preset to change the architecture")
-    model = BUILDERS[preset.model](None, input_samples or preset.input_samples, False,
-                                   **preset.params, **overrides)
+    model = FAMILY_BUILDERS[preset.model](None, input_samples or preset.input_samples, False,
+                                          **preset.params, **overrides)
     load_official_checkpoint(model, resolve(preset.weights, weights), preset.model)
     return model
 

@@ -265,7 +265,7 @@ def corpus_readme(manifest: dict) -> str:
                f"Real speech from {manifest['bonafide_source']}: its own licence applies to this corpus.")
     return f"""# tfdeepfake demo corpus
 
-Written by `python -m tfdeepfake.demo` (seed {manifest['seed']}, {manifest['per_speaker']} prompts per voice),
+Written by `tfdeepfake make-demo-corpus` (seed {manifest['seed']}, {manifest['per_speaker']} prompts per voice),
 {manifest['hours']} hours at {manifest['sample_rate']} Hz, in the ASVspoof 2019 LA layout
 (`ASVspoof2019_LA_{{train,dev,eval}}/flac`, protocols `SPEAKER UTT - ATTACK LABEL`).
 

@@ -18,7 +18,7 @@ cross-correlation peak between source and output is at lag 0 at every bitrate, s
 HiFi-GAN output correlates 0.92-0.96 (fp16) and 0.90-0.95 (dr) at lag 0 with the published V3 copy-synthesis
 of the five LJSpeech clips of the hifi-gan demo page.
 
-The models are pinned files (URL at an upstream commit + sha256) found by :mod:`tfdeepfake.models.weights`
+The models are pinned files (URL at an upstream commit + sha256) found by :mod:`tfdeepfake.weights`
 (``$TFDEEPFAKE_WEIGHTS``, ``../shared/weights``, the cache). Nothing is downloaded behind the caller's back:
 without the files a generator is unavailable and says which files to put where;
 :func:`download_weights` fetches them on request.
@@ -33,6 +33,7 @@ import warnings
 import numpy as np
 
 from ..audio import resample
+from ..storage import sha256_file
 from .errors import GeneratorFailed, GeneratorInputError, GeneratorUnavailable
 
 LYRA_COMMIT = "47698dadf0010abff6a848e02642f55f806d4842"
@@ -80,7 +81,7 @@ HIFIGAN_CONTEXT = 16  # frames of context each side of a chunk: beyond the recep
 # --------------------------------------------------------------------------------------------------------
 
 def _weights():
-    from ..models import weights
+    from .. import weights
 
     return weights
 
@@ -105,7 +106,7 @@ def _matches(path, spec) -> bool:
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     with _SHA_LOCK:
         if key not in _SHA_OK:
-            _SHA_OK[key] = _weights().sha256_of(path) == spec.sha256
+            _SHA_OK[key] = sha256_file(path) == spec.sha256
         return _SHA_OK[key]
 
 

@@ -23,18 +23,16 @@ def ensure_data(config: ExperimentConfig) -> None:
     if tf.io.gfile.exists(manifest):
         return
     if not config.data.demo:
-        raise FileNotFoundError(f"{manifest} not found: build TFRecords first (python -m tfdeepfake.build_tfrecords) "
+        raise FileNotFoundError(f"{manifest} not found: build TFRecords first (tfdeepfake build-records) "
                                 "or set data.demo=true")
-    from ..build_tfrecords import main as build_tfrecords
+    from ..build_tfrecords import build_from_corpus
     from ..spoofing.demo import build_demo_corpus
 
     if not os.path.exists(os.path.join(config.data.demo_corpus, "README.md")):
         print(f"building the demo corpus in {config.data.demo_corpus}", file=sys.stderr)
         build_demo_corpus(config.data.demo_corpus, seed=config.train.seed, sample_rate=config.data.sample_rate)
-    status = build_tfrecords(["--dataset", "asvspoof2019-la", "--root", config.data.demo_corpus, "--out",
-                              config.data.tfrecords, "--folds", "1", "--sample-rate", str(config.data.sample_rate)])
-    if status:
-        raise RuntimeError(f"building {config.data.tfrecords} failed")
+    build_from_corpus("asvspoof2019-la", config.data.demo_corpus, config.data.tfrecords, folds=1,
+                      sample_rate=config.data.sample_rate)
 
 
 def _count(manifest: dict, splits, folds, label: str | None = None) -> int:

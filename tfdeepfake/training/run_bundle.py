@@ -9,6 +9,7 @@ import tensorflow as tf
 from .. import bundle as bundles
 from .. import records
 from ..config import ExperimentConfig, to_dict
+from ..storage import sha256_file
 
 
 def waveform_model(model: tf.keras.Model, config: ExperimentConfig) -> tf.keras.Model:
@@ -95,7 +96,7 @@ def write_run_bundle(config: ExperimentConfig, model: tf.keras.Model, dev_scores
                  f"training data ({manifest.get('dataset', 'see training data')})."),
         provenance=bundles.provenance(
             run_dir=os.path.abspath(run_dir), argv=list(sys.argv),
-            checkpoint=({"file": "checkpoints/best.weights.h5", "sha256": bundles.file_sha256(checkpoint)}
+            checkpoint=({"file": "checkpoints/best.weights.h5", "sha256": sha256_file(checkpoint)}
                         if os.path.exists(checkpoint) else "last epoch (no best checkpoint written)"),
             tfrecords={"path": data.tfrecords, "created": manifest.get("created"),
                        "records": manifest.get("records")},

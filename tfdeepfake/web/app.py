@@ -51,7 +51,7 @@ def require_gradio():
 def local_presets() -> list[str]:
     """Presets whose weights are on this machine (weights folders or cache): offered without any download."""
     from ..models.presets import PRESETS
-    from ..models.weights import local_copy
+    from ..weights import local_copy
 
     return [name for name, preset in PRESETS.items() if local_copy(preset.weights) is not None]
 

@@ -1,8 +1,8 @@
 """Load Hugging Face speech checkpoints into TensorFlow without torch.
 
-- WavLM (no TF class in transformers): ``config.json`` + ``model.safetensors`` mapped onto
-  :mod:`tfdeepfake.models.ssl.wavlm`; ``pytorch_model.bin`` needs one conversion with
-  ``python -m tfdeepfake.models.ssl.convert SRC DST`` (torch at conversion time only).
+- WavLM (no TF class in transformers): ``config.json`` + ``model.safetensors`` (or ``pytorch_model.bin``, read by
+  the restricted unpickler of :mod:`tfdeepfake.models.porting`: no torch, no code run) mapped onto
+  :mod:`tfdeepfake.models.ssl.wavlm`.
 - Wav2Vec2: transformers' own TF classes, which read PyTorch safetensors without torch (4.54.1).
 A local folder always works; a hub name is downloaded first into the one cache (users with internet).
 """
@@ -15,24 +15,30 @@ import numpy as np
 import tensorflow as tf
 
 from ...errors import CheckpointError
-from ..porting import StateDict, assign, layer_norm, linear, read_safetensors
-from ..weights import hub_snapshot
+from ..porting import StateDict, assign, layer_norm, linear, read_safetensors, read_torch_checkpoint
+from ...weights import hub_snapshot
 from .wavlm import WavLMConfig, WavLMForXVector, WavLMModel
 
 WEIGHTS = "model.safetensors"
-REQUIRED = f"config.json + {WEIGHTS}"
+TORCH_WEIGHTS = "pytorch_model.bin"
+REQUIRED = f"config.json + {WEIGHTS} (or {TORCH_WEIGHTS})"
 
 
 def read_checkpoint(folder: str) -> tuple[dict, StateDict]:
-    """(config.json as dict, the safetensors' tensors) of a checkpoint folder."""
+    """(config.json as dict, the tensors) of a checkpoint folder: model.safetensors, else pytorch_model.bin."""
     weights = os.path.join(folder, WEIGHTS)
-    if not os.path.isfile(weights):
-        if os.path.isfile(os.path.join(folder, "pytorch_model.bin")):
-            raise CheckpointError(f"{folder}: only pytorch_model.bin found; convert it once with "
-                                  f"python -m tfdeepfake.models.ssl.convert {folder} {folder}")
-        raise CheckpointError(f"{weights}: not found")
-    with open(os.path.join(folder, "config.json")) as handle:
-        return json.load(handle), StateDict(read_safetensors(weights), weights)
+    if os.path.isfile(weights):
+        tensors = read_safetensors(weights)
+    elif os.path.isfile(os.path.join(folder, TORCH_WEIGHTS)):
+        weights = os.path.join(folder, TORCH_WEIGHTS)
+        tensors = read_torch_checkpoint(weights)
+    else:
+        raise CheckpointError(f"{folder}: neither {WEIGHTS} nor {TORCH_WEIGHTS} found")
+    config = os.path.join(folder, "config.json")
+    if not os.path.isfile(config):
+        raise CheckpointError(f"{config}: not found")
+    with open(config) as handle:
+        return json.load(handle), StateDict(tensors, weights)
 
 
 def positional_kernel(state, name: str) -> np.ndarray:

@@ -15,79 +15,15 @@ know, and everything after ``--``, are the runner's PipelineOptions.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import os
 import sys
 
-from .beam import RUNNERS
-from .errors import TfDeepfakeError
-
-# what a folder walk picks up: libsndfile's formats and the containers audio.py hands to ffmpeg
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".m4a", ".aac",
-                  ".mp4", ".webm", ".mkv", ".mka", ".mov", ".wma", ".amr", ".3gp")
-COLUMNS = ("path", "logit", "spoof_probability", "decision", "threshold", "duration", "windows", "flags", "error")
-
-
-class PredictInputError(TfDeepfakeError, FileNotFoundError):
-    """A path given on the command line that does not exist, or folders without any audio file."""
-
-
-def audio_files(paths) -> list[str]:
-    """The given files as they are, and every audio file under the given folders (sorted, recursively)."""
-    found = []
-    for path in map(os.fspath, paths):
-        if os.path.isdir(path):
-            for folder, _, names in sorted(os.walk(path)):
-                found += sorted(os.path.join(folder, n) for n in names if n.lower().endswith(AUDIO_SUFFIXES))
-        elif os.path.exists(path):
-            found.append(path)
-        else:
-            raise PredictInputError(f"{path}: no such file or folder")
-    if not found:
-        raise PredictInputError(f"no audio file ({', '.join(AUDIO_SUFFIXES)}) in {list(map(os.fspath, paths))}")
-    return found
-
-
-def number(value, spec: str) -> str:
-    """A number for a CSV / table cell; empty for the missing numbers of an error row."""
-    return "" if value is None else format(value, spec)
-
-
-def row(prediction) -> dict:
-    flags = ";".join(prediction.flags)
-    return {"path": prediction.source, "logit": number(prediction.logit, ".6f"),
-            "spoof_probability": number(prediction.spoof_probability, ".6f"), "decision": prediction.decision,
-            "threshold": number(prediction.threshold, ".4f"), "duration": number(prediction.duration, ".3f"),
-            "windows": len(prediction.windows), "flags": flags, "error": prediction.error or ""}
-
-
-class Writer:
-    """Rows out as they come: an aligned table, CSV, or JSON lines (with each window's start, end and score)."""
-
-    def __init__(self, handle, fmt: str):
-        self.handle, self.fmt = handle, fmt
-        if fmt == "csv":
-            self.csv = csv.DictWriter(handle, COLUMNS)
-            self.csv.writeheader()
-        elif fmt == "table":
-            handle.write(f"{'decision':<12} {'P(spoof)':>8} {'logit':>9} {'seconds':>8} {'windows':>7}  path\n")
-
-    def write(self, prediction) -> None:
-        if self.fmt == "jsonl":
-            self.handle.write(json.dumps(prediction.to_dict(windows=True)) + "\n")
-        elif self.fmt == "csv":
-            self.csv.writerow(row(prediction))
-        else:
-            values = row(prediction)
-            note = f"  ({values['error'] or values['flags']})" if values["error"] or values["flags"] else ""
-            self.handle.write(f"{values['decision']:<12} {values['spoof_probability']:>8} {values['logit']:>9} "
-                              f"{values['duration']:>8} {values['windows']:>7}  {values['path']}{note}\n")
-        self.handle.flush()
+from ..beam import RUNNERS
+from ..score_files import Writer, audio_files
+from .common import split_arguments
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    from .models.presets import DEFAULT_PRESET
+    from ..models.presets import DEFAULT_PRESET
 
     parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,8 +50,7 @@ def main(argv=None, prog: str = "tfdeepfake predict") -> int:
     import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
     from tqdm import tqdm
 
-    from .beam import split_arguments
-    from .inference import Detector
+    from ..inference import Detector
 
     parser = build_parser(prog)
     ours, after_dashes = split_arguments(list(sys.argv[1:] if argv is None else argv))
@@ -123,9 +58,10 @@ def main(argv=None, prog: str = "tfdeepfake predict") -> int:
     if args.runner is None and unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")  # as parse_args says it
     if args.runner is not None:
-        from .beam.predict import run_predict
+        from ..beam.predict import run_predict
 
-        return run_predict(args, unknown + after_dashes)
+        return run_predict(args.paths, args.model, args.runner, args.out, args.format, unknown + after_dashes,
+                           args.hop, args.aggregation, args.strict)
     files = audio_files(args.paths)
     detector = Detector.load(args.model)
     if args.hop is not None or args.aggregation is not None:
@@ -144,9 +80,3 @@ def main(argv=None, prog: str = "tfdeepfake predict") -> int:
     print(f"{scored} scored, {failed} failed with {detector.model_id}" + (f"; rows in {args.out}" if args.out else ""),
           file=sys.stderr)
     return 0 if scored and not (args.strict and failed) else 1
-
-
-if __name__ == "__main__":
-    from .cli import shim
-
-    sys.exit(shim("predict"))

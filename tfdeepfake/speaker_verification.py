@@ -1,16 +1,14 @@
 """Speaker verification with x-vectors: pairwise cosine scores and embedding plots for a set of files.
 
-    python -m tfdeepfake.verify a.wav b.flac c.mp3 --checkpoint checkpoints/wavlm-base-sv --out runs/verify
+    tfdeepfake xvectors a.wav b.flac c.mp3 --checkpoint checkpoints/wavlm-base-sv --out runs/verify
 
 Writes ``scores.csv`` (file_a, file_b, cosine), ``embeddings.npy``, and ``pca.png`` / ``tsne.png``.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
 import os
-import sys
 
 import tfdeepfake  # noqa: F401
 
@@ -57,34 +55,19 @@ def plot(embeddings: np.ndarray, names, out_dir: str) -> list[str]:
     return written
 
 
-def main(argv=None, prog: str = "tfdeepfake xvectors") -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="+")
-    parser.add_argument("--checkpoint", required=True, help="WavLMForXVector folder, e.g. microsoft/wavlm-base-sv")
-    parser.add_argument("--out", default="runs/verify")
-    args = parser.parse_args(argv)
-    if len(args.files) < 2:
-        parser.error("give at least two files to compare")
+def verify_speakers(files, checkpoint: str, out: str) -> list[str]:
+    """Embed ``files`` with the WavLMForXVector at ``checkpoint``; write embeddings.npy, scores.csv (every pair's
+    cosine) and the plots to ``out``; returns the written paths."""
     from .models.ssl.checkpoints import load_wavlm_xvector
 
-    model = load_wavlm_xvector(args.checkpoint)
-    embeddings = embed_files(model, args.files)
+    model = load_wavlm_xvector(checkpoint)
+    embeddings = embed_files(model, files)
     scores = cosine_matrix(embeddings)
-    os.makedirs(args.out, exist_ok=True)
-    np.save(os.path.join(args.out, "embeddings.npy"), embeddings)
-    with open(os.path.join(args.out, "scores.csv"), "w", newline="") as handle:
+    os.makedirs(out, exist_ok=True)
+    np.save(os.path.join(out, "embeddings.npy"), embeddings)
+    with open(os.path.join(out, "scores.csv"), "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file_a", "file_b", "cosine"])
-        for i, j in itertools.combinations(range(len(args.files)), 2):
-            writer.writerow([args.files[i], args.files[j], f"{scores[i, j]:.6f}"])
-    names = [os.path.basename(p) for p in args.files]
-    written = plot(embeddings, names, args.out)
-    print(f"{len(args.files)} files: {args.out}/scores.csv, " + ", ".join(written))
-    return 0
-
-
-if __name__ == "__main__":
-    from .cli import shim
-
-    sys.exit(shim("xvectors"))
+        for i, j in itertools.combinations(range(len(files)), 2):
+            writer.writerow([files[i], files[j], f"{scores[i, j]:.6f}"])
+    return [os.path.join(out, "scores.csv")] + plot(embeddings, [os.path.basename(p) for p in files], out)

@@ -15,9 +15,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import WeightsError
+from .errors import WeightsError
+from .storage import sha256_file
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "weights"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "weights"
 
 
 def cache_dir() -> Path:
@@ -33,18 +34,10 @@ class WeightsFile:
     url: str
 
 
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify(path: str | Path, sha256: str | None) -> str:
     """``path`` as a string after checking its sha256 (skipped when ``sha256`` is None)."""
-    if sha256 and sha256_of(path) != sha256:
-        raise WeightsError(f"{path}: sha256 {sha256_of(path)} does not match the pinned {sha256} "
+    if sha256 and sha256_file(path) != sha256:
+        raise WeightsError(f"{path}: sha256 {sha256_file(path)} does not match the pinned {sha256} "
                            "(a corrupted, truncated or different file)")
     return str(path)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .web.analysis import DEFAULT_MAX_MB, DEFAULT_MAX_SECONDS, Limits
+from ..web.analysis import DEFAULT_MAX_MB, DEFAULT_MAX_SECONDS, Limits
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -38,7 +38,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def main(argv=None, prog: str = "tfdeepfake serve") -> int:
     import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 
-    from .web.app import ModelCatalog, build_app, launch, require_gradio
+    from ..web.app import ModelCatalog, build_app, launch, require_gradio
 
     args = build_parser(prog).parse_args(argv)
     limits = Limits.from_megabytes(args.max_mb, args.max_seconds)
@@ -48,9 +48,3 @@ def main(argv=None, prog: str = "tfdeepfake serve") -> int:
           file=sys.stderr)
     launch(build_app(catalog, limits), args.host, args.port, args.share, limits)
     return 0
-
-
-if __name__ == "__main__":
-    from .cli import shim
-
-    sys.exit(shim("serve"))

@@ -1,14 +1,13 @@
 """Write the demo corpus: real recordings plus spoofs from several generators, ASVspoof 2019 LA layout.
 
-    python -m tfdeepfake.demo                                   # asterisk prompt voices (Debian packages)
-    python -m tfdeepfake.demo --bonafide ../shared/corpora/librispeech-sample --out data/libri-demo
+    tfdeepfake make-demo-corpus                                   # asterisk prompt voices (Debian packages)
+    tfdeepfake make-demo-corpus --bonafide ../shared/corpora/librispeech-sample --out data/libri-demo
 """
 from __future__ import annotations
 
 import argparse
-import sys
 
-from .spoofing.demo import build_demo_corpus
+from ..spoofing.demo import build_demo_corpus
 
 
 def main(argv=None, prog: str = "tfdeepfake make-demo-corpus") -> int:
@@ -26,9 +25,3 @@ def main(argv=None, prog: str = "tfdeepfake make-demo-corpus") -> int:
     print(f"{args.out}: {sum(sum(c.values()) for c in manifest['counts'].values())} clips, {manifest['hours']} h; "
           f"{len(manifest['failures'])} failed; skipped systems: {manifest['skipped_systems'] or 'none'}")
     return 0
-
-
-if __name__ == "__main__":
-    from .cli import shim
-
-    sys.exit(shim("make-demo-corpus"))

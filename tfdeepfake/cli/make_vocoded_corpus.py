@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .spoofing.vocoded import (ASTERISK, DEFAULT_HOLDOUT, DEFAULT_MAX_SECONDS, DEFAULT_MIN_SECONDS, DEFAULT_PER_SPEAKER,
+from ..spoofing.vocoded import (ASTERISK, DEFAULT_HOLDOUT, DEFAULT_MAX_SECONDS, DEFAULT_MIN_SECONDS, DEFAULT_PER_SPEAKER,
                                DEFAULT_SPLITS, build_vocoded_corpus, copy_synthesis_systems)
 
 
 def list_systems() -> str:
-    from .spoofing.generators import GENERATORS
+    from ..spoofing.generators import GENERATORS
 
     lines = []
     for sid in copy_synthesis_systems():
@@ -60,7 +60,7 @@ def main(argv=None, prog: str = "tfdeepfake make-vocoded-corpus") -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.download_weights:
-        from .spoofing.neural import download_weights
+        from ..spoofing.neural import download_weights
 
         for name, path in download_weights(args.systems or copy_synthesis_systems()).items():
             print(f"{name}: {path}", file=sys.stderr)
@@ -81,9 +81,3 @@ def main(argv=None, prog: str = "tfdeepfake make-vocoded-corpus") -> int:
         print(f"  failed {failure['utt_id']} ({failure['system'] or 'bona fide'}, {failure['source']}): "
               f"{failure['reason']}", file=sys.stderr)
     return 0
-
-
-if __name__ == "__main__":
-    from .cli import shim
-
-    sys.exit(shim("make-vocoded-corpus"))

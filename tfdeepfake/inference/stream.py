@@ -18,7 +18,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import audio as audio_io
+from .. import audio as audio_io
+from .results import Prediction
+from .speech import EnergyTrack
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,6 @@ class StreamScorer:
     """Push-style streaming scorer of one :class:`tfdeepfake.inference.Detector` (see the module docstring)."""
 
     def __init__(self, detector, sample_rate: int | None = None, name: str = "<stream>"):
-        from .inference import _EnergyTrack
-
         self.detector, self.name = detector, name
         rule = detector.input_rule
         self.rule, self.rate = rule, rule.sample_rate
@@ -51,7 +51,7 @@ class StreamScorer:
         if self.source_rate < 1:
             raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
         self._resampler = audio_io._resample_stream(self.source_rate, self.rate)
-        self._energy = _EnergyTrack(self.rate)
+        self._energy = EnergyTrack(self.rate)
         self._buffer = np.zeros(0, np.float32)
         self._offset = 0  # global index of the buffer's first sample
         self._total = 0  # samples received (at the model's rate)
@@ -142,8 +142,6 @@ class StreamScorer:
         """End the stream: ``(windows, summary)`` — the end-aligned last window (when the regular ones did not
         end exactly at the end) and the recording's :class:`tfdeepfake.inference.Prediction` (no per-window
         track: the windows were given as they came)."""
-        from .inference import Prediction
-
         if self._closed:
             raise RuntimeError(f"{self.name}: the stream is closed already")
         arrived = time.perf_counter() if arrived is None else arrived

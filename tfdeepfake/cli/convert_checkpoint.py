@@ -1,0 +1,37 @@
+"""An official AASIST / RawGAT-ST PyTorch checkpoint (yours, or a preset's) as a tfdeepfake bundle, without torch.
+
+    tfdeepfake convert-checkpoint my_aasist.pth --config AASIST.conf --out bundles/my-aasist
+    tfdeepfake convert-checkpoint --preset aasist-l --out bundles/aasist-l
+
+The checkpoint is read with the restricted unpickler (it never runs code) and must fit the architecture the config
+describes tensor by tensor. The bundle's calibration is the identity (P(spoof) = the model's softmax) and its
+threshold the official argmax, until ``tfdeepfake evaluate`` measures yours.
+"""
+from __future__ import annotations
+
+import argparse
+
+from ..bundle import bundle_from_preset
+from ..convert import convert_checkpoint
+
+
+def main(argv=None, prog: str = "tfdeepfake convert-checkpoint") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", nargs="?", help="official .pth (zip format)")
+    parser.add_argument("--config", help="the official .conf / .yaml the checkpoint was trained with")
+    parser.add_argument("--preset", help="instead of a checkpoint: write this pretrained preset as a bundle")
+    parser.add_argument("--name", help="model id in the bundle (default: the checkpoint's file name)")
+    parser.add_argument("--out", required=True, help="bundle folder to write")
+    args = parser.parse_args(argv)
+    if args.preset:
+        if args.checkpoint or args.config:
+            parser.error("--preset takes no checkpoint or --config")
+
+        written = bundle_from_preset(args.preset, args.out)
+    elif args.checkpoint and args.config:
+        written = convert_checkpoint(args.checkpoint, args.config, args.out, args.name)
+    else:
+        parser.error("give CHECKPOINT --config FILE, or --preset NAME")
+    print(f"bundle {written.model_id} written to {args.out}")
+    return 0
