@@ -505,6 +505,31 @@ def _result_rows(results: dict) -> list[str]:
     return rows
 
 
+def _domain_calibration_lines(done: dict | None) -> list[str]:
+    """The card's account of ``tfdeepfake calibrate``: on what data, to what target, with what result."""
+    if not done:
+        return []
+    data = done["data"]
+    low, high = done["false_alarm_ci95"]
+    lines = ["## Calibrated to the user's recordings", "",
+             f"`tfdeepfake calibrate` on {done['date']}, from model `{done['source_model']}`: "
+             f"{done['bonafide_files']} real recordings ({data['bonafide_seconds']:.1f} s) from "
+             f"{', '.join(data['bonafide'])}" + (f" and {done['spoof_files']} spoofed ({data['spoof_seconds']:.1f} s) "
+                                                 f"from {', '.join(data['spoof'])}" if done["spoof_files"] else "")
+             + f"; {done['left_out']} files left out (unreadable or without speech: {data['files']}); sha256 digest "
+               f"of the files used `{data['files_sha256_digest']}`.", "",
+             f"- False alarms (real recordings called spoof): target {_percent(done['false_alarm_target'])}, "
+             f"achieved {_percent(done['false_alarm'])} (bootstrap 95% CI {_percent(low)} - {_percent(high)}; "
+             f"expect about this on new recordings of the same kind); before: {_percent(done['false_alarm_before'])}."]
+    if done["spoof_files"]:
+        lines += [f"- Spoofs missed: {_percent(done['miss'])} (before: {_percent(done['miss_before'])}); EER "
+                  f"{_percent(done['eer'])}; Cllr {done['cllr_before']:.4f} before, {done['cllr_after']:.4f} after "
+                  "refitting the calibration on these recordings."]
+    if done.get("note"):
+        lines.append(f"- Note: {done['note']}.")
+    return lines + [""]
+
+
 def render_card(bundle: Bundle) -> str:
     """model_card.md: what the model is for, what it learned from, how well it did, where it fails, its licence."""
     rule, cal, thr, training, results = bundle.input, bundle.calibration, bundle.threshold, bundle.training, \
@@ -555,6 +580,7 @@ def render_card(bundle: Bundle) -> str:
         lines.append("")
     else:
         lines += ["None measured: expect higher error rates than above on any other corpus (see failure modes).", ""]
+    lines += _domain_calibration_lines(results.get("domain_calibration"))
     shown = {k: v for k, v in bundle.provenance.items() if k != "config"}
     if "config" in bundle.provenance:
         shown["config"] = f"the resolved training config: {META_FILE}, provenance.config"

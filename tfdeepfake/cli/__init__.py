@@ -20,6 +20,7 @@ from ..errors import TfDeepfakeError
 COMMANDS = {
     "predict": ("tfdeepfake.cli.predict", "score audio files or folders with a detector (preset, bundle, export)"),
     "listen": ("tfdeepfake.cli.listen", "score live audio as it arrives: microphone, stream URL or stdin pipe"),
+    "calibrate": ("tfdeepfake.cli.calibrate", "fit a detector's threshold (and calibration) to your own recordings"),
     "evaluate": ("tfdeepfake.cli.evaluate", "metrics and reports from score files + protocols, or a model on data"),
     "train": ("tfdeepfake.cli.train", "train or fine-tune a countermeasure from a YAML recipe"),
     "build-records": ("tfdeepfake.cli.build_records", "read a corpus and write speaker-grouped TFRecord shards"),
