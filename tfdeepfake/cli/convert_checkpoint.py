@@ -4,8 +4,9 @@
     tfdeepfake convert-checkpoint --preset aasist-l --out bundles/aasist-l
 
 The checkpoint is read with the restricted unpickler (it never runs code) and must fit the architecture the config
-describes tensor by tensor. The bundle's calibration is the identity (P(spoof) = the model's softmax) and its
-threshold the official argmax, until ``tfdeepfake evaluate`` measures yours.
+describes tensor by tensor. ``--config`` is the official JSON .conf (its ``model_config``) or RawGAT-ST's YAML (its
+``model:`` section). The bundle's calibration is the identity (P(spoof) = the model's softmax) and its threshold
+the official argmax, until ``tfdeepfake evaluate`` measures yours.
 """
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
-"""Linear probe on frozen WavLM / Wav2Vec2 embeddings (tfdeepfake.probe).
+"""The green-AI path: frozen self-supervised embeddings + a scikit-learn classifier, on a CPU.
 
     tfdeepfake probe --checkpoint checkpoints/wavlm-base-plus --tfrecords tfrecords/la2019 --layer 6
+
+Mean-pooled hidden states of one layer (``--layer``; -1 = last) of a frozen WavLM (or Wav2Vec2) backbone are
+extracted for the training splits, a logistic regression or SVM is chosen by GridSearchCV (5-fold ROC AUC),
+saved with joblib, and scored on the evaluation splits with our metrics (higher = bona fide).
 """
 from __future__ import annotations
 

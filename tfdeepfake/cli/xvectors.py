@@ -1,5 +1,4 @@
-"""Speaker verification with x-vectors: pairwise cosine scores and embedding plots for a set of files
-(tfdeepfake.speaker_verification).
+"""Speaker verification with x-vectors: pairwise cosine scores and embedding plots for a set of files.
 
     tfdeepfake xvectors a.wav b.flac c.mp3 --checkpoint checkpoints/wavlm-base-sv --out runs/verify
 
