@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tfdeepfake"
 # own layer or those before it, never from a later one
 LAYERS = [
     {"errors", "storage", "audio", "metrics", "weights"},
-    {"corpora", "augment", "features", "spoofing", "records", "config", "pipeline", "strategy", "beam",
+    {"input_rule", "corpora", "augment", "features", "spoofing", "records", "config", "pipeline", "strategy", "beam",
      "beam.records", "build_tfrecords"},
     {"models"},
     {"bundle"},
@@ -180,3 +180,12 @@ def test_every_relative_import_names_a_module():
                 if base not in found:
                     broken.append(f"{name}:{node.lineno} imports {base}")
     assert not broken, broken
+
+
+def test_reading_a_config_does_not_load_tensorflow():
+    """Configs are read (and checked) before any TensorFlow start-up: `import tfdeepfake.config` stays light."""
+    import subprocess
+    import sys
+
+    code = "import sys, tfdeepfake.config; sys.exit('tensorflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from tfdeepfake.augment import spec, wave
+from tfdeepfake.input_rule import sliding_windows
 
 SR = 16000
 N = SR  # one second
@@ -167,12 +168,12 @@ def test_first_window_and_sliding_windows():
     x = np.arange(1, 1001, dtype=np.float32)
     np.testing.assert_array_equal(wave.first_window(x, 300).numpy(), x[:300])
     np.testing.assert_array_equal(wave.first_window(x[:4], 10).numpy(), np.tile(x[:4], 3)[:10])
-    windows = wave.sliding_windows(x, 300, 200).numpy()
+    windows = sliding_windows(x, 300, 200).numpy()
     assert windows.shape == (5, 300)
     np.testing.assert_array_equal(windows[:, 0], [1, 201, 401, 601, 701])  # last aligned to the end
     np.testing.assert_array_equal(windows[-1], x[-300:])
     np.testing.assert_array_equal(np.unique(windows), x)  # whole clip covered
-    np.testing.assert_array_equal(wave.sliding_windows(x[:50], 300, 200).numpy(), [np.tile(x[:50], 6)])
+    np.testing.assert_array_equal(sliding_windows(x[:50], 300, 200).numpy(), [np.tile(x[:50], 6)])
 
 
 # ----------------------------------------------------------------------------- spec

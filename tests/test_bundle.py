@@ -245,8 +245,7 @@ def test_a_host_feature_model_is_bundled_with_its_front_end(tmp_path):
 def test_window_indices_are_the_evaluation_paths_windows():
     import tensorflow as tf
 
-    from tfdeepfake.augment.wave import sliding_windows
-    from tfdeepfake.bundle import window_indices
+    from tfdeepfake.input_rule import sliding_windows, window_indices
 
     for n in (1, 7, 999, 1000, 1001, 1499, 1500, 1501, 4321, 10000):
         for window, hop in ((1000, 500), (1000, 1000), (1000, 333), (64600, 32300)):

@@ -180,3 +180,16 @@ def test_killed_run_resumes_at_the_next_epoch(tmp_path):
     assert epochs_logged(run_dir) == [0, 1, 2, 3, 4, 5]  # epoch 1 (index 0) was not repeated
     assert (run_dir / "metrics.json").exists() and (run_dir / "eval_scores.csv").exists()
     assert (run_dir / "checkpoints" / "best.weights.h5").exists() and (run_dir / "config.yaml").exists()
+
+
+def test_training_refuses_records_written_at_another_rate(tmp_path):
+    """16 kHz TFRecords with data.sample_rate=8000: refused before any model is built, naming both rates."""
+    from tfdeepfake.config import load_config
+    from tfdeepfake.records import BuildError
+    from tfdeepfake.training import run
+
+    tfrecords = toy_tfrecords(tmp_path / "toy", count=8, seconds=0.3)
+    config = load_config(None, ["data.demo=false", f"data.tfrecords={tfrecords}", "data.sample_rate=8000",
+                                f"train.run_dir={tmp_path / 'run'}", "train.results=null"])
+    with pytest.raises(BuildError, match=r"hold 16000 Hz audio but the config says data.sample_rate=8000"):
+        run(config)

@@ -23,13 +23,12 @@ import numpy as np
 
 from . import __version__, metrics
 from .errors import TfDeepfakeError
+from .input_rule import InputRule, InputRuleError, aggregate_logits, window_indices  # noqa: F401  (public here too)
 from .storage import sha256_file
 
 FORMAT = "tfdeepfake-bundle"
 FORMAT_VERSION = 1
 MODEL_FILE, META_FILE, CARD_FILE = "model.keras", "bundle.json", "model_card.md"
-AGGREGATIONS = ("mean-logit", "max-spoof")
-SHORT_CLIPS = ("repeat",)
 
 INTENDED_USE = (
     "Screening recorded speech for synthetic or converted speech (text-to-speech, voice conversion, vocoded "
@@ -55,76 +54,6 @@ class BundleError(TfDeepfakeError, ValueError):
 
 
 # ---------------------------------------------------------------- input rule
-
-
-def window_indices(num_samples: int, window: int, hop: int) -> np.ndarray:
-    """Sample indices (num_windows, window) of every window of a clip of ``num_samples`` samples.
-
-    The rule of :func:`tfdeepfake.augment.wave.sliding_windows` (the TFRecord evaluation path's cut), in numpy so
-    the Detector pays no TensorFlow op per file (tested equal on many lengths): ``audio[indices]`` equals that
-    path's windows, repeat padding of short clips and the end-aligned last window included; ``indices[:, 0]`` are
-    the window starts.
-    """
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-    span = max(num_samples - window, 0)
-    starts = np.minimum(np.arange(1 + (span + hop - 1) // hop) * hop, span)
-    return (starts[:, None] + np.arange(window)[None, :]) % num_samples
-
-
-def aggregate_logits(logits, method: str = "mean-logit") -> float:
-    """One logit from a clip's window logits: their mean (``mean-logit``, the evaluation path's rule), or the
-    most spoof-like window, i.e. the lowest logit (``max-spoof``)."""
-    logits = np.asarray(logits, np.float64).reshape(-1)
-    if logits.size == 0:
-        raise ValueError("no window logits to aggregate")
-    if method == "mean-logit":
-        return float(np.mean(logits))
-    if method == "max-spoof":
-        return float(np.min(logits))
-    raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {method!r}")
-
-
-@dataclass(frozen=True)
-class InputRule:
-    """How a recording becomes model windows and how their logits become one score.
-
-    Mono at ``sample_rate``; windows of ``window_samples`` every ``hop_samples`` (default: half a window) with the
-    last one aligned to the clip's end; a clip shorter than a window is repeated to fill it (as in training).
-    """
-
-    sample_rate: int = 16000
-    window_samples: int = 64600
-    hop_samples: int | None = None
-    aggregation: str = "mean-logit"
-    short_clips: str = "repeat"
-
-    def __post_init__(self):
-        if self.hop_samples is None:
-            object.__setattr__(self, "hop_samples", max(1, self.window_samples // 2))
-        for key in ("sample_rate", "window_samples", "hop_samples"):
-            value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise BundleError(f"input.{key}: a positive integer, got {value!r}")
-        if self.hop_samples > self.window_samples:
-            raise BundleError(f"input.hop_samples: {self.hop_samples} > window_samples {self.window_samples} "
-                              "would leave parts of the clip unscored")
-        if self.aggregation not in AGGREGATIONS:
-            raise BundleError(f"input.aggregation: one of {AGGREGATIONS}, got {self.aggregation!r}")
-        if self.short_clips not in SHORT_CLIPS:
-            raise BundleError(f"input.short_clips: one of {SHORT_CLIPS}, got {self.short_clips!r}")
-
-    def window_indices(self, num_samples: int) -> np.ndarray:
-        return window_indices(num_samples, self.window_samples, self.hop_samples)
-
-    def aggregate(self, logits) -> float:
-        return aggregate_logits(logits, self.aggregation)
-
-    def describe(self) -> str:
-        return (f"mono {self.sample_rate} Hz; windows of {self.window_samples:,} samples "
-                f"({self.window_samples / self.sample_rate:.2f} s) every {self.hop_samples:,} samples, the last "
-                f"aligned to the clip's end; shorter clips repeated to one window; window logits aggregated by "
-                f"{self.aggregation}")
 
 
 # ---------------------------------------------------------------- calibration and threshold
@@ -393,7 +322,7 @@ def read_bundle(path: str, check_model: bool = True) -> Bundle:
                                      if k in Calibration.__dataclass_fields__})
         threshold = Threshold(**{k: v for k, v in sections["threshold"].items()
                                  if k in Threshold.__dataclass_fields__})
-    except (BundleError, TypeError) as error:  # a bad value, or a value of the wrong type
+    except (BundleError, InputRuleError, TypeError) as error:  # a bad value, or a value of the wrong type
         raise BundleError(f"{meta_path}: {error}") from error
     failure_modes = _get(data, "failure_modes", list, meta_path, False, [])
     if not all(isinstance(mode, str) for mode in failure_modes):

@@ -7,15 +7,103 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
 from .errors import TfDeepfakeError
 
-from .features import FeatureConfig
-from .pipeline import AugmentConfig
+KINDS = ("stft", "logmel", "mfcc", "lfcc", "logspec")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """What to compute and where.
+
+    ``n_mels`` is the number of triangular filters (mel-spaced for logmel/mfcc, linear for lfcc);
+    ``n_coeffs`` the cepstral coefficients kept. Log features are ``10*log10(max(x, log_floor))``,
+    optionally clipped to ``top_db`` below each example's maximum. ``deltas`` appends delta and
+    delta-delta (librosa.feature.delta with ``delta_width``) to the cepstra. ``where`` is a placement
+    hint for pipelines: 'host' = map in tf.data, 'device' = put a :class:`FrontEnd` layer in the model.
+    """
+
+    kind: str = "logmel"
+    sample_rate: int = 16000
+    n_fft: int = 512
+    win_length: int | None = None
+    hop_length: int = 160
+    n_mels: int = 80
+    n_coeffs: int = 20
+    fmin: float = 0.0
+    fmax: float | None = None
+    htk: bool = False
+    log_floor: float = 1e-10
+    top_db: float | None = None
+    power: float = 2.0
+    pad_mode: str = "constant"
+    deltas: bool = False
+    delta_width: int = 3
+    where: str = "host"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.where not in ("host", "device"):
+            raise ValueError(f"where must be 'host' or 'device', got {self.where!r}")
+        if self.pad_mode not in ("constant", "reflect"):
+            raise ValueError(f"pad_mode must be 'constant' or 'reflect', got {self.pad_mode!r}")
+        if self.win_length is not None and self.win_length > self.n_fft:
+            raise ValueError("win_length must not exceed n_fft")
+        if self.delta_width < 3 or self.delta_width % 2 == 0:
+            raise ValueError("delta_width must be odd and >= 3")
+
+    @classmethod
+    def lfcc_baseline(cls, **overrides) -> "FeatureConfig":
+        """ASVspoof 2021 LFCC baseline: 20 linear filters, 20 coefficients + deltas, 20 ms / 10 ms at 16 kHz."""
+        base = cls(kind="lfcc", sample_rate=16000, n_fft=512, win_length=320, hop_length=160,
+                   n_mels=20, n_coeffs=20, deltas=True, delta_width=3)
+        return replace(base, **overrides)
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames produced for a clip of ``num_samples`` (centred framing)."""
+        return 1 + num_samples // self.hop_length
+
+    def num_bins(self) -> int:
+        """Size of the last output axis."""
+        if self.kind in ("stft", "logspec"):
+            return self.n_fft // 2 + 1
+        if self.kind == "logmel":
+            return self.n_mels
+        return self.n_coeffs * (3 if self.deltas else 1)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Probabilities (0 disables) and ranges of the in-graph augmentations."""
+
+    noise_p: float = 0.0
+    noise_snr_db: tuple[float, float] = (5.0, 20.0)
+    noise_kind: str = "coloured"  # white | coloured | folder (recordings under noise_dir)
+    noise_dir: str | None = None
+    noise_bank_rows: int = 16  # rows of 2 crops each; clips take random excerpts (see wave.noise_bank)
+    gain_p: float = 0.0
+    gain_db: tuple[float, float] = (-6.0, 6.0)
+    telephony_p: float = 0.0
+    rawboost_p: float = 0.0
+    rawboost_chain: tuple[str, ...] = ("lnl", "isd", "ssi")
+    spec_augment_p: float = 0.0
+    mixup_p: float = 0.0
+    mixup_alpha: float = 0.4
+    cutmix_p: float = 0.0
+    cutmix_alpha: float = 1.0
+
+    def __post_init__(self):
+        if self.noise_kind not in ("white", "coloured", "folder"):
+            raise ValueError(f"noise_kind must be 'white', 'coloured' or 'folder', got {self.noise_kind!r}")
+        if self.noise_kind == "folder" and not self.noise_dir:
+            raise ValueError("noise_kind 'folder' needs noise_dir: a folder of noise recordings")
+
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # shipped with the package; ./configs links here
 

@@ -45,7 +45,7 @@ def convert_checkpoint(checkpoint: str, config_path: str, out_dir: str, name: st
     name = name or os.path.splitext(os.path.basename(checkpoint))[0]
     bundle = bundles.Bundle(
         model_id=name, name=f"{name} ({architecture}, converted from {os.path.basename(checkpoint)})",
-        architecture=architecture, input=bundles.InputRule(16000, samples),
+        architecture=architecture, input=bundles.InputRule(window_samples=samples),
         calibration=bundles.Calibration(fitted_on="identity: P(spoof) = the converted model's softmax"),
         threshold=bundles.Threshold(0.5, "official argmax rule: P(spoof) >= 0.5, logit <= 0", 0.0),
         training={"data": "as trained by the checkpoint's authors (not recorded in the checkpoint)"},

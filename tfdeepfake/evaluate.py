@@ -33,13 +33,13 @@ if TYPE_CHECKING:
 def score_dataset(model: tf.keras.Model, dataset: tf.data.Dataset,
                   aggregation: str = "mean-logit") -> dict[str, np.ndarray]:
     """Run ``model`` over batches of ``eval_dataset`` dicts; the windows of one utterance are aggregated by the
-    Detector's rule (``bundle.aggregate_logits``).
+    Detector's rule (``input_rule.aggregate_logits``).
 
     Returns arrays ``utt_id, label, attack, score`` with one row per utterance, in first-seen order.
     """
     import tensorflow as tf
 
-    from .bundle import aggregate_logits
+    from .input_rule import aggregate_logits
 
     predict = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
     windows, labels, attacks = defaultdict(list), {}, {}

@@ -11,74 +11,12 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 
 import numpy as np
 import tensorflow as tf
 
-KINDS = ("stft", "logmel", "mfcc", "lfcc", "logspec")
-
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    """What to compute and where.
-
-    ``n_mels`` is the number of triangular filters (mel-spaced for logmel/mfcc, linear for lfcc);
-    ``n_coeffs`` the cepstral coefficients kept. Log features are ``10*log10(max(x, log_floor))``,
-    optionally clipped to ``top_db`` below each example's maximum. ``deltas`` appends delta and
-    delta-delta (librosa.feature.delta with ``delta_width``) to the cepstra. ``where`` is a placement
-    hint for pipelines: 'host' = map in tf.data, 'device' = put a :class:`FrontEnd` layer in the model.
-    """
-
-    kind: str = "logmel"
-    sample_rate: int = 16000
-    n_fft: int = 512
-    win_length: int | None = None
-    hop_length: int = 160
-    n_mels: int = 80
-    n_coeffs: int = 20
-    fmin: float = 0.0
-    fmax: float | None = None
-    htk: bool = False
-    log_floor: float = 1e-10
-    top_db: float | None = None
-    power: float = 2.0
-    pad_mode: str = "constant"
-    deltas: bool = False
-    delta_width: int = 3
-    where: str = "host"
-
-    def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.where not in ("host", "device"):
-            raise ValueError(f"where must be 'host' or 'device', got {self.where!r}")
-        if self.pad_mode not in ("constant", "reflect"):
-            raise ValueError(f"pad_mode must be 'constant' or 'reflect', got {self.pad_mode!r}")
-        if self.win_length is not None and self.win_length > self.n_fft:
-            raise ValueError("win_length must not exceed n_fft")
-        if self.delta_width < 3 or self.delta_width % 2 == 0:
-            raise ValueError("delta_width must be odd and >= 3")
-
-    @classmethod
-    def lfcc_baseline(cls, **overrides) -> "FeatureConfig":
-        """ASVspoof 2021 LFCC baseline: 20 linear filters, 20 coefficients + deltas, 20 ms / 10 ms at 16 kHz."""
-        base = cls(kind="lfcc", sample_rate=16000, n_fft=512, win_length=320, hop_length=160,
-                   n_mels=20, n_coeffs=20, deltas=True, delta_width=3)
-        return replace(base, **overrides)
-
-    def num_frames(self, num_samples: int) -> int:
-        """Frames produced for a clip of ``num_samples`` (centred framing)."""
-        return 1 + num_samples // self.hop_length
-
-    def num_bins(self) -> int:
-        """Size of the last output axis."""
-        if self.kind in ("stft", "logspec"):
-            return self.n_fft // 2 + 1
-        if self.kind == "logmel":
-            return self.n_mels
-        return self.n_coeffs * (3 if self.deltas else 1)
-
+from .config import KINDS, FeatureConfig  # noqa: F401  (public here too: where the front ends are)
 
 # ----------------------------------------------------------------------------- numpy constants
 

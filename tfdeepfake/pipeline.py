@@ -11,36 +11,9 @@ import tensorflow as tf
 
 from . import records
 from .augment import spec, wave
-from .features import FeatureConfig, make_frontend
-
-DEFAULT_CROP = 64600  # ~4 s at 16 kHz, the ASVspoof peers' convention
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Probabilities (0 disables) and ranges of the in-graph augmentations."""
-
-    noise_p: float = 0.0
-    noise_snr_db: tuple[float, float] = (5.0, 20.0)
-    noise_kind: str = "coloured"  # white | coloured | folder (recordings under noise_dir)
-    noise_dir: str | None = None
-    noise_bank_rows: int = 16  # rows of 2 crops each; clips take random excerpts (see wave.noise_bank)
-    gain_p: float = 0.0
-    gain_db: tuple[float, float] = (-6.0, 6.0)
-    telephony_p: float = 0.0
-    rawboost_p: float = 0.0
-    rawboost_chain: tuple[str, ...] = ("lnl", "isd", "ssi")
-    spec_augment_p: float = 0.0
-    mixup_p: float = 0.0
-    mixup_alpha: float = 0.4
-    cutmix_p: float = 0.0
-    cutmix_alpha: float = 1.0
-
-    def __post_init__(self):
-        if self.noise_kind not in ("white", "coloured", "folder"):
-            raise ValueError(f"noise_kind must be 'white', 'coloured' or 'folder', got {self.noise_kind!r}")
-        if self.noise_kind == "folder" and not self.noise_dir:
-            raise ValueError("noise_kind 'folder' needs noise_dir: a folder of noise recordings")
+from .config import AugmentConfig, FeatureConfig
+from .features import make_frontend
+from .input_rule import DEFAULT_WINDOW as DEFAULT_CROP, sliding_windows
 
 
 @dataclass(frozen=True)
@@ -165,7 +138,7 @@ def eval_dataset(config: InputConfig, features: FeatureConfig | None = None, win
                 "utt_id": example["utt_id"], "attack": example["attack"]}
 
     def windows(example):
-        cuts = wave.sliding_windows(example["audio"], crop, windows_hop)
+        cuts = sliding_windows(example["audio"], crop, windows_hop)
         count = tf.shape(cuts)[0]
         return tf.data.Dataset.from_tensor_slices({
             "inputs": tf.ensure_shape(cuts, [None, crop]),

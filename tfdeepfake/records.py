@@ -396,6 +396,16 @@ def read_manifest(directory: str) -> dict:
         return json.load(handle)
 
 
+def require_sample_rate(manifest: dict, directory: str, sample_rate: int) -> None:
+    """Refuse TFRecords written at another rate than the one the model is to be trained or scored at: their
+    windows would hold other durations and every frequency would be misread."""
+    stored = manifest.get("sample_rate")
+    if stored != sample_rate:
+        raise BuildError(f"{directory}/{MANIFEST}: the TFRecords hold {stored} Hz audio but the config says "
+                         f"data.sample_rate={sample_rate}; set data.sample_rate={stored} or rebuild the records with "
+                         f"tfdeepfake build-records --sample-rate {sample_rate}")
+
+
 def verify(directory: str) -> list[str]:
     """Re-count every shard and re-hash it against the manifest; returns the mismatches (empty when sound)."""
     manifest = read_manifest(directory)

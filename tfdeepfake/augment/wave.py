@@ -93,7 +93,7 @@ def _bank_excerpt(bank, seed, length):
 
     def looped():
         offset = tf.random.stateless_uniform([], offset_seed, 0, bank_len, dtype=tf.int32)
-        return _filled(bank[row], length + bank_len)[offset:offset + length]
+        return repeat_to_length(bank[row], length + bank_len)[offset:offset + length]
 
     return tf.cond(bank_len >= length, sliced, looped)
 
@@ -370,7 +370,7 @@ def rawboost(wave, seed, chain=("lnl", "isd", "ssi"), parallel: bool = False,
 
 # ----------------------------------------------------------------------------- crops
 
-def _filled(wave, length: int):
+def repeat_to_length(wave, length: int):
     """The wave repeated (tiled, not gathered) to at least ``length`` samples; an empty wave becomes zeros.
 
     Any dtype: crop int16 PCM before converting it.
@@ -387,19 +387,9 @@ def random_crop(wave, seed, length: int):
     wave = tf.convert_to_tensor(wave)
     span = tf.math.maximum(tf.shape(wave)[0] - length, 0)
     offset = tf.random.stateless_uniform([], seed, 0, span + 1, dtype=tf.int32)
-    return tf.ensure_shape(_filled(wave, length)[offset:offset + length], [length])
+    return tf.ensure_shape(repeat_to_length(wave, length)[offset:offset + length], [length])
 
 
 def first_window(wave, length: int):
     """Evaluation crop: the first ``length`` samples; shorter clips are repeated to fill."""
-    return tf.ensure_shape(_filled(wave, length)[:length], [length])
-
-
-def sliding_windows(wave, length: int, hop: int):
-    """Evaluation windows (num_windows, length) every ``hop`` samples covering the whole clip; the last window is
-    aligned to the clip's end, and a clip shorter than ``length`` gives one repeated-to-fill window."""
-    wave = tf.convert_to_tensor(wave)
-    span = tf.math.maximum(tf.shape(wave)[0] - length, 0)
-    count = 1 + (span + hop - 1) // hop
-    starts = tf.math.minimum(tf.range(count) * hop, span)
-    return tf.gather(_filled(wave, length), starts[:, None] + tf.range(length)[None, :])
+    return tf.ensure_shape(repeat_to_length(wave, length)[:length], [length])

@@ -78,7 +78,7 @@ def _exported_bundle(path: str, window: int | None) -> Bundle:
                           "state input.window_samples")
     note = f"no {META_FILE} beside {path}"
     return Bundle(model_id=os.path.basename(os.path.normpath(path)), name=os.path.basename(os.path.normpath(path)),
-                  architecture="unknown", input=InputRule(16000, int(window)),
+                  architecture="unknown", input=InputRule(window_samples=int(window)),
                   calibration=Calibration(fitted_on=f"identity: {note}"),
                   threshold=Threshold(0.5, f"argmax (P(spoof) 0.5): {note}", 0.0), provenance={"note": note})
 

@@ -61,6 +61,7 @@ def run(config: ExperimentConfig) -> dict:
         tf.config.experimental.enable_op_determinism()
     ensure_data(config)
     manifest = records.read_manifest(data.tfrecords)
+    records.require_sample_rate(manifest, data.tfrecords, data.sample_rate)
     os.makedirs(train_cfg.run_dir, exist_ok=True)
     with open(os.path.join(train_cfg.run_dir, "config.yaml"), "w") as handle:
         yaml.safe_dump(to_dict(config), handle, sort_keys=False)
