@@ -83,7 +83,7 @@ def test_pinned_sha256_match_the_shared_files(shared_dir):
 @pytest.fixture
 def no_weights(tmp_path, monkeypatch):
     """No weights folder, no ../shared and an empty cache: every pinned file is absent."""
-    from tfdeepfake.models import weights
+    from tfdeepfake import weights
 
     monkeypatch.setenv("TFDEEPFAKE_WEIGHTS", str(tmp_path / "weights"))
     monkeypatch.setenv("TFDEEPFAKE_CACHE", str(tmp_path / "cache"))

@@ -158,7 +158,7 @@ def test_a_failing_clip_is_a_row_not_a_stop(bonafide, tmp_path, monkeypatch):
 
 
 def test_system_choice_is_checked(tmp_path, monkeypatch):
-    from tfdeepfake.models import weights
+    from tfdeepfake import weights
 
     with pytest.raises(CorpusBuildError, match="unknown system"):
         choose_systems(["lpc", "no_such_system"])

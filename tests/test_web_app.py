@@ -139,7 +139,7 @@ def test_catalog_offers_asked_models_first_and_loads_each_once(tiny):
 
 def test_catalog_offers_the_presets_whose_weights_are_here(tmp_path, monkeypatch):
     """Only files on this machine count (nothing is downloaded to find out); with none, every preset is offered."""
-    from tfdeepfake.models import weights
+    from tfdeepfake import weights
     from tfdeepfake.models.presets import DEFAULT_PRESET, PRESETS
 
     monkeypatch.setattr(weights, "SHARED", tmp_path / "no-shared")
