@@ -142,11 +142,6 @@ def codec_roundtrip(samples: np.ndarray, sample_rate: int, codec: str = "g722") 
     raise GeneratorInputError(CHAIN_ID, f"codec must be one of {CODECS}, not {codec!r}")
 
 
-def codec_available(codec: str = "g722") -> bool:
-    """Whether the final chain can run ``codec`` here (mu-law needs no tool; G.722 needs ffmpeg)."""
-    return codec == "mulaw" or (codec == "g722" and offline.available("g722"))
-
-
 # ----------------------------------------------------------------------------------------------- chain
 
 
