@@ -20,7 +20,7 @@ LAYERS = [
     {"models"},
     {"bundle"},
     {"inference", "score_files"},
-    {"evaluate", "reports", "export", "convert", "probe", "speaker_verification", "calibration"},
+    {"evaluate", "reports", "export", "probe", "speaker_verification", "calibration"},
     {"training", "train"},
     {"beam.predict", "web"},
     {"cli"},

@@ -16,3 +16,7 @@ class WeightsError(TfDeepfakeError, ValueError):
 
 class CheckpointError(TfDeepfakeError, ValueError):
     """A checkpoint that is corrupt, refuses to load safely, or does not fit the model it is loaded into."""
+
+
+class BundleError(TfDeepfakeError, ValueError):
+    """A bundle that cannot be written or used: the message names the file, the field and the cause."""

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from .bundle import CARD_FILE, META_FILE, Bundle, provenance, render_card
+from .bundle.schema import finite_json
 from .inference.runners import FORMATS as EXPORT_FORMATS
 from .storage import sha256_file
 from .errors import TfDeepfakeError
@@ -251,8 +252,6 @@ def metadata_path(path: str) -> str:
 
 
 def _write_metadata(bundle: Bundle, fmt: str, path: str, check: Parity, source_sha: str | None) -> str:
-    from .bundle import _finite
-
     meta = metadata_path(path)
     sha = None if fmt == "savedmodel" else sha256_file(path)
     versions = _converter_versions(fmt)
@@ -264,7 +263,7 @@ def _write_metadata(bundle: Bundle, fmt: str, path: str, check: Parity, source_s
     data = exported.to_json()
     data["model"].update({"file": os.path.basename(path), "format": fmt})
     with open(meta + ".partial", "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(_finite(data), indent=1) + "\n")
+        handle.write(json.dumps(finite_json(data), indent=1) + "\n")
     os.replace(meta + ".partial", meta)
     card = os.path.join(path, CARD_FILE) if fmt == "savedmodel" else f"{path}.{CARD_FILE}"
     with open(card, "w", encoding="utf-8") as handle:

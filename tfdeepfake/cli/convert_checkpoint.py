@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..bundle import bundle_from_preset
-from ..convert import convert_checkpoint
+from ..bundle import bundle_from_checkpoint, bundle_from_preset
 
 
 def main(argv=None, prog: str = "tfdeepfake convert-checkpoint") -> int:
@@ -31,7 +30,7 @@ def main(argv=None, prog: str = "tfdeepfake convert-checkpoint") -> int:
 
         written = bundle_from_preset(args.preset, args.out)
     elif args.checkpoint and args.config:
-        written = convert_checkpoint(args.checkpoint, args.config, args.out, args.name)
+        written = bundle_from_checkpoint(args.checkpoint, args.config, args.out, args.name)
     else:
         parser.error("give CHECKPOINT --config FILE, or --preset NAME")
     print(f"bundle {written.model_id} written to {args.out}")
