@@ -18,7 +18,8 @@ beam = pytest.importorskip("apache_beam", reason="Apache Beam is not installed (
 import tensorflow as tf  # noqa: E402
 
 from tfdeepfake import cli, records, storage  # noqa: E402
-from tfdeepfake.beam import BeamError, pipeline, run, split_arguments  # noqa: E402
+from tfdeepfake.beam import BeamError, pipeline, run  # noqa: E402
+from tfdeepfake.cli.common import split_arguments  # noqa: E402
 from tfdeepfake.beam import predict as beam_predict  # noqa: E402
 from tfdeepfake.corpora import METADATA_FIELDS, Utterance, read_csv  # noqa: E402
 from tfdeepfake.export import export_model  # noqa: E402
