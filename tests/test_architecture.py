@@ -2,8 +2,8 @@
 modules, command lines only in tfdeepfake/cli/, and data flowing one way (../shared/design.md).
 
 Every import counts, module-level and function-level ("lazy") alike: a lazy import still ties the two modules
-together; only the body of ``if __name__ == "__main__":`` is left out (a ``python -m`` shim handing its argv to
-tfdeepfake.cli runs as a script, never as an import). ``from .x import y`` where ``y`` is a submodule counts as
+together; only the bodies of ``if __name__ == "__main__":`` and ``if TYPE_CHECKING:`` are left out (a ``python -m`` shim handing its argv to
+tfdeepfake.cli runs as a script, never as an import; a type-checking import never runs). ``from .x import y`` where ``y`` is a submodule counts as
 an import of ``x.y``; a package's ``__init__`` counts as the package.
 """
 import ast
@@ -41,7 +41,8 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     tree = ast.parse(path.read_text(), str(path))
-    script_only = {id(n) for guard in ast.walk(tree) if isinstance(guard, ast.If) and _is_main_guard(guard)
+    script_only = {id(n) for guard in ast.walk(tree) if isinstance(guard, ast.If)
+                   and (_is_main_guard(guard) or getattr(guard.test, "id", "") == "TYPE_CHECKING")
                    for n in ast.walk(guard)}
     for node in ast.walk(tree):
         if id(node) in script_only:
