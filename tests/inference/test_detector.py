@@ -1,6 +1,5 @@
 """The Detector: the TFRecord evaluation path's scores, exact windows on a long streamed file, the speech check,
 error rows for bad files, and SavedModel / TFLite exports read with the bundle beside them."""
-import sys
 import tracemalloc
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
+from helpers import CORPORA, fixture_model
 from tfdeepfake import evaluate, records
 from tfdeepfake.audio import AudioError, NonFiniteAudioError, UndecodableAudioError
 from tfdeepfake.bundle import Bundle, BundleError, Calibration, InputRule, Threshold, write_bundle
@@ -16,10 +16,7 @@ from tfdeepfake.corpora import Utterance
 from tfdeepfake.inference import Detector, speech_activity
 from tfdeepfake.pipeline import InputConfig, eval_dataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "models"))
-from test_aasist import fixture_model  # noqa: E402  (the tiny AASIST fixtures: official config + checkpoint)
 
-CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 LIBRI = CORPORA / "librispeech-sample" / "librispeech_test-other"
 CLIPS = [LIBRI / "1688" / "1688-142285-0000.flac", LIBRI / "1998" / "1998-15444-0000.flac",
          CORPORA / "asvspoof2019-la-sample" / "LA_T_1000137.flac"]
