@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from .errors import TfDeepfakeError
+from .input_rule import DEFAULT_SAMPLE_RATE, DEFAULT_WINDOW
 
 KINDS = ("stft", "logmel", "mfcc", "lfcc", "logspec")
 
@@ -29,7 +30,7 @@ class FeatureConfig:
     """
 
     kind: str = "logmel"
-    sample_rate: int = 16000
+    sample_rate: int = DEFAULT_SAMPLE_RATE
     n_fft: int = 512
     win_length: int | None = None
     hop_length: int = 160
@@ -122,8 +123,8 @@ class DataConfig:
     dev_splits: tuple[str, ...] = ("dev",)
     dev_folds: tuple[int, ...] | None = None
     eval_splits: tuple[str, ...] = ("eval",)
-    crop_samples: int = 64600
-    sample_rate: int = 16000
+    crop_samples: int = DEFAULT_WINDOW
+    sample_rate: int = DEFAULT_SAMPLE_RATE
     batch_size: int = 32  # per replica: the global batch is this times the strategy's replicas
     eval_batch_size: int | None = None  # windows per scoring batch (dev, eval); None: the training batch
     balanced: bool = False  # 1:1 bona fide/spoof sampling instead of class weights

@@ -13,7 +13,7 @@ from . import records
 from .augment import spec, wave
 from .config import AugmentConfig, FeatureConfig
 from .features import make_frontend
-from .input_rule import DEFAULT_WINDOW as DEFAULT_CROP, sliding_windows
+from .input_rule import DEFAULT_SAMPLE_RATE, DEFAULT_WINDOW as DEFAULT_CROP, sliding_windows
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class InputConfig:
     folds: tuple[int, ...] | None = None
     crop_samples: int = DEFAULT_CROP
     batch_size: int = 32
-    sample_rate: int = 16000
+    sample_rate: int = DEFAULT_SAMPLE_RATE
     balanced: bool = False  # draw bona fide and spoof 1:1 (infinite dataset: give fit steps_per_epoch)
     paired: bool = False  # inputs (batch, 2, ...): the clean crop and its augmented copy (triplet training)
     shuffle_buffer: int = 2048

@@ -24,6 +24,7 @@ from .storage import is_url, sha256_file
 from .audio import AudioError, PCM_SCALE, load_audio, to_int16
 from .augment import offline
 from .corpora.base import METADATA_FIELDS, Utterance
+from .input_rule import DEFAULT_SAMPLE_RATE
 
 MANIFEST = "manifest.json"
 PROGRESS_DIR = "_progress"
@@ -276,7 +277,7 @@ class PreparedBuild:
         return {u.utt_id: self.copies[u.utt_id] for u in plan.utterances if u.utt_id in self.copies}
 
 
-def prepare_build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, sample_rate: int = 16000,
+def prepare_build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE,
                   shard_mb: float = 150.0, max_seconds: float | None = None, conditions=()) -> PreparedBuild:
     """Plan the shards, refuse a folder holding another build, drop half-written files of a killed one, and find
     the shards already finished (a resumed build writes only the others)."""
@@ -336,7 +337,7 @@ def finish_build(prepared: PreparedBuild, records: dict, provenance: dict | None
     return manifest
 
 
-def build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, sample_rate: int = 16000,
+def build(utterances: list[Utterance], folds: dict[str, int], out_dir: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE,
           shard_mb: float = 150.0, max_seconds: float | None = None, workers: int | None = None,
           strict: bool = False, provenance: dict | None = None, progress: bool = True, conditions=()) -> dict:
     """Write the shards (resuming any finished ones) and the manifest; returns the manifest.
