@@ -5,7 +5,8 @@
 
 torch is needed here only; the tests load the safetensors into our TensorFlow models without it.
 Outputs: tests/fixtures/ssl/NAME/{config.json, model.safetensors, outputs.npz}; wavlm_base_bin/ holds
-wavlm_base's weights as pytorch_model.bin.
+wavlm_base's weights as pytorch_model.bin; wav2vec2_base (group norm, post-LN), wav2vec2_large (layer norm,
+stable pre-LN) and hubert_base are bare backbones with every hidden state, for our shared tf-keras port.
 """
 from pathlib import Path
 
@@ -45,13 +46,21 @@ def save(name, model, outputs):
     print(name, sorted(outputs), sum(p.numel() for p in model.parameters()), "parameters")
 
 
+BASE = dict(feat_extract_norm="group", do_stable_layer_norm=False, conv_bias=False)
+LARGE = dict(feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True)
+BACKBONES = (("wavlm_base", transformers.WavLMModel, transformers.WavLMConfig, dict(**WAVLM, **BASE)),
+             ("wavlm_large", transformers.WavLMModel, transformers.WavLMConfig, dict(**WAVLM, **LARGE)),
+             ("wav2vec2_base", transformers.Wav2Vec2Model, transformers.Wav2Vec2Config, BASE),
+             ("wav2vec2_large", transformers.Wav2Vec2Model, transformers.Wav2Vec2Config, LARGE),
+             ("hubert_base", transformers.HubertModel, transformers.HubertConfig, BASE))
+
+
 def main():
     torch.manual_seed(0)
     waves, mask = inputs()
     x, m = torch.from_numpy(waves), torch.from_numpy(mask)
-    for name, extra in (("wavlm_base", dict(feat_extract_norm="group", do_stable_layer_norm=False, conv_bias=False)),
-                        ("wavlm_large", dict(feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True))):
-        model = perturb(transformers.WavLMModel(transformers.WavLMConfig(**TINY, **WAVLM, **extra)), 1)
+    for name, model_class, config_class, extra in BACKBONES:
+        model = perturb(model_class(config_class(**TINY, **extra)), 1)
         with torch.no_grad():
             plain = model(x, output_hidden_states=True)
             masked = model(x, attention_mask=m, output_hidden_states=True)

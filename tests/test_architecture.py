@@ -8,8 +8,9 @@ an import of ``x.y``; a package's ``__init__`` counts as the package.
 """
 import ast
 from pathlib import Path
+from helpers import ROOT
 
-PACKAGE = Path(__file__).resolve().parents[1] / "tfdeepfake"
+PACKAGE = ROOT / "tfdeepfake"
 
 # layers, upstream first (a module's layer: its longest dotted prefix listed here): a module may import from its
 # own layer or those before it, never from a later one

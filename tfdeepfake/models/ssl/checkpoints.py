@@ -54,7 +54,7 @@ def positional_kernel(state, name: str) -> np.ndarray:
 
 
 def wavlm_assignments(model: WavLMModel, state: dict, prefix: str = "") -> list:
-    """(variable, value) pairs mapping transformers' WavLM parameter names onto ``model``."""
+    """(variable, value) pairs mapping transformers' WavLM / Wav2Vec2 / HuBERT parameter names onto ``model``."""
     config, p = model.config, prefix
     pairs = []
     for i, (conv, norm) in enumerate(zip(model.feature_extractor.convs, model.feature_extractor.norms)):
@@ -64,7 +64,8 @@ def wavlm_assignments(model: WavLMModel, state: dict, prefix: str = "") -> list:
             pairs.append((conv.bias, state[f"{base}.conv.bias"], f"{base}.conv.bias"))
         if norm is not None:
             pairs += layer_norm(norm, state, f"{base}.layer_norm")
-    pairs += layer_norm(model.projection_norm, state, f"{p}feature_projection.layer_norm")
+    if model.projection_norm is not None:
+        pairs += layer_norm(model.projection_norm, state, f"{p}feature_projection.layer_norm")
     pairs += linear(model.projection, state, f"{p}feature_projection.projection")
     conv = model.pos_conv_embed.conv
     pairs += [(conv.kernel, positional_kernel(state, f"{p}encoder.pos_conv_embed.conv"),
@@ -76,9 +77,10 @@ def wavlm_assignments(model: WavLMModel, state: dict, prefix: str = "") -> list:
         attention = layer.attention
         for projection in ("q_proj", "k_proj", "v_proj", "out_proj"):
             pairs += linear(getattr(attention, projection), state, f"{base}.attention.{projection}")
-        pairs += linear(attention.gru_rel_pos_linear, state, f"{base}.attention.gru_rel_pos_linear")
-        pairs.append((attention.gru_rel_pos_const, state[f"{base}.attention.gru_rel_pos_const"],
-                      f"{base}.attention.gru_rel_pos_const"))
+        if attention.gated:
+            pairs += linear(attention.gru_rel_pos_linear, state, f"{base}.attention.gru_rel_pos_linear")
+            pairs.append((attention.gru_rel_pos_const, state[f"{base}.attention.gru_rel_pos_const"],
+                          f"{base}.attention.gru_rel_pos_const"))
         if attention.has_relative_position_bias:
             pairs.append((attention.rel_attn_embed, state[f"{base}.attention.rel_attn_embed.weight"],
                           f"{base}.attention.rel_attn_embed.weight"))
@@ -103,14 +105,35 @@ def xvector_assignments(model: WavLMForXVector, state: dict) -> list:
     return pairs
 
 
+def read_backbone_checkpoint(path_or_name: str) -> tuple[WavLMConfig, StateDict]:
+    """(architecture, tensors) of a WavLM / wav2vec 2.0 / HuBERT Hugging Face folder or hub name."""
+    config_dict, state = read_checkpoint(hub_snapshot(path_or_name, REQUIRED))
+    try:
+        return WavLMConfig.from_dict(config_dict), state
+    except ValueError as error:
+        raise CheckpointError(f"{path_or_name}: config.json: {error}") from error
+
+
+def fill_backbone(model: WavLMModel, state: StateDict) -> None:
+    """Assign a checkpoint's backbone tensors (bare, or under a task model's ``wavlm.`` / ``wav2vec2.`` /
+    ``hubert.`` prefix) to a built ``model``; every tensor is shape-checked before any is assigned."""
+    family = model.config.model_type
+    prefix = f"{family}." if any(k.startswith(f"{family}.") for k in state) else ""
+    assign(wavlm_assignments(model, state, prefix), state.path)
+
+
+def load_ssl_backbone(path_or_name: str, name: str = "ssl_backbone") -> WavLMModel:
+    """A WavLM, wav2vec 2.0 or HuBERT backbone (the config.json's ``model_type``) with its checkpoint's weights."""
+    config, state = read_backbone_checkpoint(path_or_name)
+    model = WavLMModel(config, name=name)
+    model(tf.zeros([1, 16000]))
+    fill_backbone(model, state)
+    return model
+
+
 def load_wavlm(path_or_name: str, name: str = "wavlm") -> WavLMModel:
     """A WavLM backbone from a checkpoint folder or hub name (WavLMModel or a task model's ``wavlm.`` weights)."""
-    config_dict, state = read_checkpoint(hub_snapshot(path_or_name, REQUIRED))
-    model = WavLMModel(WavLMConfig.from_dict(config_dict), name=name)
-    model(tf.zeros([1, 16000]))
-    prefix = "wavlm." if any(k.startswith("wavlm.") for k in state) else ""
-    assign(wavlm_assignments(model, state, prefix), state.path)
-    return model
+    return load_ssl_backbone(path_or_name, name)
 
 
 def load_wavlm_xvector(path_or_name: str) -> WavLMForXVector:

@@ -1,6 +1,9 @@
-"""WavLM in tf-keras, numerically faithful to transformers' PyTorch ``WavLMModel`` / ``WavLMForXVector``.
+"""WavLM, wav2vec 2.0 and HuBERT in tf-keras, numerically faithful to transformers' PyTorch ``WavLMModel`` /
+``Wav2Vec2Model`` / ``HubertModel`` / ``WavLMForXVector``.
 
-transformers ships no TensorFlow WavLM. This port follows ``modeling_wavlm.py`` layer by layer: the
+The three families share every layer here; ``model_type`` in the config only switches WavLM's gated relative
+position bias on (WavLM) or off (wav2vec 2.0, HuBERT), and ``feat_proj_layer_norm`` drops the feature-projection
+norm where a HuBERT variant has none. transformers ships no TensorFlow WavLM. This port follows ``modeling_wavlm.py`` layer by layer: the
 convolutional feature encoder (group-norm or layer-norm variant), feature projection, grouped positional
 convolution (weight norm folded into the kernel on loading), and a transformer whose first layer owns the
 bucketed relative-position embedding that every layer gates with its own GRU-style gate — in the post-LN
@@ -17,12 +20,16 @@ import numpy as np
 import tensorflow as tf
 
 register = tf.keras.utils.register_keras_serializable(package="tfdeepfake.ssl")
+MODEL_TYPES = ("wavlm", "wav2vec2", "hubert")
 
 
 @dataclass(frozen=True)
 class WavLMConfig:
-    """The fields of transformers' ``WavLMConfig`` that inference needs (same names, same defaults)."""
+    """The fields of transformers' ``WavLMConfig`` / ``Wav2Vec2Config`` / ``HubertConfig`` that inference needs
+    (same names, same defaults); ``model_type`` as in their config.json."""
 
+    model_type: str = "wavlm"
+    feat_proj_layer_norm: bool = True
     hidden_size: int = 768
     num_hidden_layers: int = 12
     num_attention_heads: int = 12
@@ -51,11 +58,21 @@ class WavLMConfig:
     def from_dict(cls, values: dict) -> "WavLMConfig":
         names = {f.name for f in fields(cls)} - {"extra"}
         known = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names}
-        return cls(**known, extra={k: v for k, v in values.items() if k not in names})
+        config = cls(**known, extra={k: v for k, v in values.items() if k not in names})
+        if config.model_type not in MODEL_TYPES:
+            raise ValueError(f"model_type {config.model_type!r} is not one of {MODEL_TYPES}")
+        if values.get("conv_pos_batch_norm"):
+            raise ValueError("conv_pos_batch_norm=True (a HuBERT variant) is not supported")
+        return config
 
     def to_dict(self) -> dict:
         """The inverse of :meth:`from_dict`: the known fields and the extra ones in one dict."""
         return {**self.extra, **{f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}}
+
+    @property
+    def relative_position_bias(self) -> bool:
+        """Whether the attention adds WavLM's gated relative position bias."""
+        return self.model_type == "wavlm"
 
     def frames(self, samples: int) -> int:
         """Feature-encoder output length for ``samples`` input samples."""
@@ -195,7 +212,7 @@ def relative_position_buckets(length: int, num_buckets: int, max_distance: int) 
 
 @register
 class WavLMAttention(FromWavLMConfig, tf.keras.layers.Layer):
-    """Multi-head self-attention plus WavLM's gated relative position bias."""
+    """Multi-head self-attention, plus WavLM's gated relative position bias when the config asks for it."""
 
     def __init__(self, config: WavLMConfig, has_relative_position_bias: bool, **kwargs):
         super().__init__(**kwargs)
@@ -206,10 +223,13 @@ class WavLMAttention(FromWavLMConfig, tf.keras.layers.Layer):
         dense = lambda name: tf.keras.layers.Dense(config.hidden_size, name=name)  # noqa: E731
         self.q_proj, self.k_proj, self.v_proj, self.out_proj = (dense(n) for n in ("q_proj", "k_proj", "v_proj",
                                                                                    "out_proj"))
-        self.gru_rel_pos_linear = tf.keras.layers.Dense(8, name="gru_rel_pos_linear")
-        self.has_relative_position_bias = has_relative_position_bias
+        self.gated = config.relative_position_bias
+        self.gru_rel_pos_linear = tf.keras.layers.Dense(8, name="gru_rel_pos_linear") if self.gated else None
+        self.has_relative_position_bias = has_relative_position_bias and self.gated
 
     def build(self, input_shape):
+        if not self.gated:
+            return super().build(input_shape)
         self.gru_rel_pos_const = self.add_weight("gru_rel_pos_const", [1, self.num_heads, 1, 1], initializer="ones")
         if self.has_relative_position_bias:
             self.rel_attn_embed = self.add_weight("rel_attn_embed", [self.num_buckets, self.num_heads])
@@ -225,6 +245,20 @@ class WavLMAttention(FromWavLMConfig, tf.keras.layers.Layer):
 
     def call(self, hidden, position_bias=None, key_mask=None):
         batch, length = tf.shape(hidden)[0], tf.shape(hidden)[1]
+        query = self._split(self.q_proj(hidden), batch, length) * (self.head_dim ** -0.5)
+        key = self._split(self.k_proj(hidden), batch, length)
+        value = self._split(self.v_proj(hidden), batch, length)
+        scores = tf.matmul(query, key, transpose_b=True)
+        if self.gated:
+            scores, position_bias = self._add_gated_bias(scores, hidden, position_bias, batch, length)
+        if key_mask is not None:
+            scores += (1.0 - tf.cast(key_mask, scores.dtype))[:, None, None, :] * -1e9
+        context = tf.matmul(tf.nn.softmax(scores, axis=-1), value)
+        context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, length, self.num_heads * self.head_dim])
+        return self.out_proj(context), position_bias
+
+    def _add_gated_bias(self, scores, hidden, position_bias, batch, length):
+        """WavLM: scores plus the first layer's relative position bias, gated from this layer's input."""
         if position_bias is None:
             position_bias = self.position_bias(hidden.shape[1])
         # gate from the layer input split into heads: (batch, heads, time, 2 sums of 4)
@@ -233,16 +267,7 @@ class WavLMAttention(FromWavLMConfig, tf.keras.layers.Layer):
                                   axis=-1)
         gate_a, gate_b = tf.unstack(tf.sigmoid(projected), axis=-1)
         gate = gate_a * (gate_b * self.gru_rel_pos_const[..., 0] - 1.0) + 2.0
-        gated_bias = gate[..., None] * position_bias[None]
-        query = self._split(self.q_proj(hidden), batch, length) * (self.head_dim ** -0.5)
-        key = self._split(self.k_proj(hidden), batch, length)
-        value = self._split(self.v_proj(hidden), batch, length)
-        scores = tf.matmul(query, key, transpose_b=True) + gated_bias
-        if key_mask is not None:
-            scores += (1.0 - tf.cast(key_mask, scores.dtype))[:, None, None, :] * -1e9
-        context = tf.matmul(tf.nn.softmax(scores, axis=-1), value)
-        context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, length, self.num_heads * self.head_dim])
-        return self.out_proj(context), position_bias
+        return scores + gate[..., None] * position_bias[None], position_bias
 
     def get_config(self):
         return {**super().get_config(), "has_relative_position_bias": self.has_relative_position_bias}
@@ -283,15 +308,16 @@ class WavLMLayer(FromWavLMConfig, tf.keras.layers.Layer):
 @register
 class WavLMModel(FromWavLMConfig, tf.keras.Model):
     """Waveforms (batch, samples) -> dict ``last_hidden_state`` and ``hidden_states`` (embeddings + each layer),
-    like transformers' ``WavLMModel(..., output_hidden_states=True)``. ``attention_mask`` (batch, samples) of
+    like transformers' ``WavLMModel`` / ``Wav2Vec2Model`` / ``HubertModel(..., output_hidden_states=True)``
+    (the family is the config's ``model_type``). ``attention_mask`` (batch, samples) of
     1/0 marks real samples in padded batches."""
 
     def __init__(self, config: WavLMConfig, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         self.feature_extractor = FeatureEncoder(config, name="feature_extractor")
-        self.projection_norm = tf.keras.layers.LayerNormalization(epsilon=config.layer_norm_eps,
-                                                                  name="feature_projection_norm")
+        self.projection_norm = tf.keras.layers.LayerNormalization(
+            epsilon=config.layer_norm_eps, name="feature_projection_norm") if config.feat_proj_layer_norm else None
         self.projection = tf.keras.layers.Dense(config.hidden_size, name="feature_projection")
         self.pos_conv_embed = PositionalConv(config, name="pos_conv_embed")
         self.encoder_norm = tf.keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="encoder_norm")
@@ -305,7 +331,8 @@ class WavLMModel(FromWavLMConfig, tf.keras.Model):
         return tf.sequence_mask(lengths, self.config.frames(attention_mask.shape[-1]), dtype=tf.float32)
 
     def call(self, waveform, attention_mask=None):
-        hidden = self.projection(self.projection_norm(self.feature_extractor(waveform)))
+        features = self.feature_extractor(waveform)
+        hidden = self.projection(self.projection_norm(features) if self.projection_norm else features)
         key_mask = None
         if attention_mask is not None:
             key_mask = self.frame_mask(attention_mask)

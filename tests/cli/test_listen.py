@@ -3,15 +3,14 @@ same window scores and verdict as tfdeepfake predict on the file; bad input name
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import ROOT, fixture_model
 from tfdeepfake.cli import listen
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "aasist" / "aasist_tiny"
 CLIP = ROOT.parent / "shared" / "corpora" / "librispeech-sample" / "librispeech_test-other" / "1688" / \
     "1688-142285-0000.flac"
@@ -20,8 +19,6 @@ CLIP = ROOT.parent / "shared" / "corpora" / "librispeech-sample" / "librispeech_
 @pytest.fixture(scope="module")
 def tiny_bundle(tmp_path_factory):
     """The tiny AASIST fixture as a bundle folder (official config + checkpoint, converted)."""
-    sys.path.insert(0, str(ROOT / "tests" / "models"))
-    from test_aasist import fixture_model
 
     from tfdeepfake.bundle import Bundle, Calibration, InputRule, Threshold, write_bundle
 

@@ -1,21 +1,17 @@
 """Streaming detection: the same window scores as file scoring (every length, hop, chunking and input rate),
 windows scored as soon as their audio is in, bounded audio held, and the verdict at close equal to predict's."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import tensorflow as tf
 
+from helpers import CORPORA, fixture_model
 from tfdeepfake.audio import NonFiniteAudioError, NoSamplesError
 from tfdeepfake.bundle import Bundle, Calibration, InputRule, Threshold
 from tfdeepfake.inference import Detector
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "models"))
-from test_aasist import fixture_model  # noqa: E402  (the tiny AASIST fixture: official config + checkpoint)
 
-CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 CLIP = CORPORA / "librispeech-sample" / "librispeech_test-other" / "1688" / "1688-142285-0000.flac"
 
 
