@@ -10,10 +10,11 @@ from .lcnn import build_lcnn
 from .rawgat_st import build_rawgat_st
 from .resnet import build_resnet
 from .ssl.classifier import build_ssl_classifier
+from .ssl_aasist import build_ssl_aasist
 
 BUILDERS = {"lcnn": build_lcnn, "resnet": build_resnet, "efficientnet": build_efficientnet,
             "conformer": build_conformer, "contextnet": build_contextnet, "ssl": build_ssl_classifier,
-            "aasist": build_aasist, "rawgat_st": build_rawgat_st}
+            "aasist": build_aasist, "rawgat_st": build_rawgat_st, "ssl_aasist": build_ssl_aasist}
 
 
 def build_model(name: str, feature_config, input_samples: int, features_input: bool = False, **params):

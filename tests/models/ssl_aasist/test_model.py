@@ -1,0 +1,62 @@
+"""SSL-AASIST: the back-end equals the official PyTorch back-end on the committed fixture; the whole model (tiny
+random Wav2Vec2 front-end) trains a step."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfdeepfake.errors import CheckpointError
+from tfdeepfake.models.porting import StateDict, read_torch_checkpoint
+from tfdeepfake.models.registry import build_model
+from tfdeepfake.models.ssl_aasist import build_ssl_aasist_backend, load_backend_state
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "ssl_aasist"
+TINY_WAV2VEC2 = dict(hidden_size=24, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                     conv_dim=(8, 8), conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=8,
+                     num_conv_pos_embedding_groups=2, mask_time_prob=0.0)  # fairseq runs XLS-R unmasked
+
+
+def official_backend():
+    outputs = np.load(FIXTURES / "outputs.npz")
+    model = build_ssl_aasist_backend(*outputs["features"].shape[1:])
+    state = StateDict(read_torch_checkpoint(str(FIXTURES / "backend.pth")), str(FIXTURES / "backend.pth"))
+    return model, state, outputs
+
+
+def test_backend_matches_official_pytorch():
+    model, state, outputs = official_backend()
+    assigned = load_backend_state(model, state)
+    expected = outputs["logits"][:, 1] - outputs["logits"][:, 0]  # bona fide minus spoof
+    logits = model(outputs["features"], training=False).numpy()[:, 0]
+    np.testing.assert_allclose(logits, expected, atol=1e-4)
+    values = {k: v.size for k, v in state.tensors.items() if not k.endswith("num_batches_tracked")}
+    never_read = sum(size for k, size in values.items() if ".bn1." in k)  # the official forward skips bn1
+    assert assigned == sum(values.values()) - never_read - 161  # two output rows (2 × 160 + 2) → one logit
+    assert model.count_params() == assigned
+
+
+def test_backend_refuses_a_foreign_tensor():
+    model, state, _ = official_backend()
+    state.tensors["encoder.9.0.conv1.weight"] = np.zeros((1,), np.float32)
+    with pytest.raises(CheckpointError, match="do not belong"):
+        load_backend_state(model, state)
+
+
+def test_full_size_backend_parameter_count():
+    """On XLS-R 300M's 1024 channels the trainable parameters are the official back-end's (counted by the fixture
+    script on the official code) less bn1's (never read) and one output row (two classes → one logit)."""
+    model = build_ssl_aasist_backend(201, 1024)
+    outputs = np.load(FIXTURES / "outputs.npz")
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    assert trainable == outputs["full_size_parameters"] - outputs["full_size_bn1_parameters"] - 161
+
+
+def test_whole_model_trains_one_step_compiled():
+    tf.keras.utils.set_random_seed(0)
+    model = build_model("ssl_aasist", None, 4000, config=TINY_WAV2VEC2)
+    model.compile(tf.keras.optimizers.Adam(1e-3), tf.keras.losses.BinaryCrossentropy(from_logits=True),
+                  jit_compile=True)
+    waves = np.random.default_rng(0).standard_normal((2, 4000)).astype("float32")
+    history = model.fit(waves, np.array([[1.0], [0.0]], "float32"), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])

@@ -1,0 +1,108 @@
+"""SSL-AASIST's back-end on any (batch, frames, channels) features, and the whole model on a Wav2Vec2 front-end.
+
+Back-end (official ``model.py`` of TakHemlata/SSL_Anti-spoofing): Linear channels → 128, the (frames, 128) map
+max-pooled 3 × 3, BatchNorm + SELU, six residual blocks without pooling, BatchNorm + SELU, a 1 × 1 conv attention
+map whose softmax over time pools the spectral nodes and over frequency the temporal nodes, then AASIST's graph
+attention, heterogeneous stacking layers and readout. Layout (batch, time, frequency, channels) as in AASIST.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from ..aasist.layers import (BN, GraphAttention, GraphPool, GraphReadout, HeteroGraphAttention, MasterNode,
+                             NodeEmbedding, ResidualBlock, register)
+from ..common import logit_head
+from ..ssl.classifier import Wav2Vec2Backbone
+
+SSL_AASIST = dict(projection=128, filts=((1, 32), (32, 32), (32, 64), (64, 64)), gat_dims=(64, 32),
+                  pool_ratios=(0.5, 0.5, 0.5, 0.5), temperatures=(2.0, 2.0, 100.0, 100.0))
+
+
+@register
+class UnpooledResidualBlock(ResidualBlock):
+    """AASIST's residual block without its final max pooling (SSL-AASIST keeps every frame and bin)."""
+
+    def call(self, x, training=None):
+        out = self.conv1(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]))
+        out = tf.nn.selu(self.bn2(out, training=training))
+        out = self.conv2(tf.pad(out, [[0, 0], [1, 1], [0, 0], [0, 0]]))
+        return out + (self.conv_downsample(tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]])) if self.downsample else x)
+
+
+@register
+class AttentivePool(tf.keras.layers.Layer):
+    """Sum of (batch, time, freq, channels) over ``axis`` weighted by the softmax of ``weights`` along it."""
+
+    def __init__(self, axis: int, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def call(self, inputs):
+        x, weights = inputs
+        return tf.reduce_sum(x * tf.nn.softmax(weights, axis=self.axis), axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+def ssl_aasist_backend(features, projection: int = SSL_AASIST["projection"], filts=SSL_AASIST["filts"],
+                       gat_dims=SSL_AASIST["gat_dims"], pool_ratios=SSL_AASIST["pool_ratios"],
+                       temperatures=SSL_AASIST["temperatures"], dropout: float = 0.5):
+    """The bona fide logit of (batch, frames, channels) front-end features (frames ≥ 3)."""
+    x = tf.keras.layers.Dense(projection, name="LL")(features)
+    x = tf.keras.layers.Reshape((-1, projection, 1), name="add_channel")(x)
+    x = tf.keras.layers.MaxPooling2D((3, 3), name="first_pool")(x)
+    x = tf.keras.layers.Activation("selu", name="first_selu")(
+        tf.keras.layers.BatchNormalization(name="first_bn", **BN)(x))
+    blocks = [filts[0], filts[1], filts[2], filts[3], filts[3], filts[3]]
+    for i, (channels_in, channels_out) in enumerate(blocks):
+        x = UnpooledResidualBlock(channels_out, downsample=channels_in != channels_out, name=f"encoder_{i}")(x)
+    x = tf.keras.layers.Activation("selu", name="first_selu1")(
+        tf.keras.layers.BatchNormalization(name="first_bn1", **BN)(x))
+    channels = filts[-1][-1]
+    w = tf.keras.layers.Conv2D(2 * channels, 1, name="attention_0")(x)
+    w = tf.keras.layers.BatchNormalization(name="attention_2", **BN)(tf.keras.layers.Activation("selu")(w))
+    w = tf.keras.layers.Conv2D(channels, 1, name="attention_3")(w)
+
+    spectral = NodeEmbedding(name="pos_S")(AttentivePool(axis=1, name="pool_time")([x, w]))
+    spectral = GraphPool(pool_ratios[0], name="pool_S")(
+        GraphAttention(gat_dims[0], temperatures[0], name="GAT_layer_S")(spectral))
+    temporal = GraphPool(pool_ratios[1], name="pool_T")(
+        GraphAttention(gat_dims[0], temperatures[1], name="GAT_layer_T")(AttentivePool(axis=2, name="pool_freq")([x, w])))
+
+    branches = []
+    for branch in (1, 2):
+        master = MasterNode(gat_dims[0], name=f"master{branch}")(temporal)
+        out_t, out_s, master = HeteroGraphAttention(gat_dims[1], temperatures[2],
+                                                    name=f"HtrgGAT_layer_ST{branch}1")([temporal, spectral, master])
+        out_s = GraphPool(pool_ratios[2], name=f"pool_hS{branch}")(out_s)
+        out_t = GraphPool(pool_ratios[2], name=f"pool_hT{branch}")(out_t)
+        aug_t, aug_s, aug_m = HeteroGraphAttention(gat_dims[1], temperatures[2],
+                                                   name=f"HtrgGAT_layer_ST{branch}2")([out_t, out_s, master])
+        summed = [tf.keras.layers.Add(name=f"{part}{branch}_residual")([a, b])
+                  for part, a, b in (("T", out_t, aug_t), ("S", out_s, aug_s), ("master", master, aug_m))]
+        branches.append([tf.keras.layers.Dropout(0.2, name=f"drop_way_{part}{branch}")(tensor)
+                         for part, tensor in zip(("T", "S", "master"), summed)])
+    merged = [tf.keras.layers.Maximum(name=f"{part}_max")([one, two])
+              for part, one, two in zip(("T", "S", "master"), *branches)]
+    return logit_head(GraphReadout(name="hidden")(merged), dropout)
+
+
+def build_ssl_aasist_backend(frames: int, channels: int, name: str = "ssl_aasist_backend", **params):
+    """The back-end alone as a model on (batch, frames, channels) features (parity checks, cached features)."""
+    features = tf.keras.Input((frames, channels), name="features", dtype="float32")
+    return tf.keras.Model(features, ssl_aasist_backend(features, **params), name=name)
+
+
+def build_ssl_aasist(feature_config=None, input_samples: int = 64600, features_input: bool = False,
+                     checkpoint: str | None = None, config: dict | None = None, dropout: float = 0.5,
+                     name: str = "ssl_aasist", **backend):
+    """SSL-AASIST on raw 16 kHz waveforms: a Wav2Vec2 / XLS-R front-end (``checkpoint``: a local Hugging Face
+    folder; ``config``: a Wav2Vec2Config dict for random weights) whose last hidden state feeds the back-end.
+    ``feature_config`` is unused (the front-end reads the waveform); ``backend``: :func:`ssl_aasist_backend`'s
+    architecture parameters."""
+    if features_input:
+        raise ValueError("ssl_aasist reads raw waveforms: set features.where=device (no host features)")
+    waveform = tf.keras.Input((input_samples,), name="waveform", dtype="float32")
+    hidden = Wav2Vec2Backbone(checkpoint, config=config, name="backbone")(waveform)["last_hidden_state"]
+    return tf.keras.Model(waveform, ssl_aasist_backend(hidden, dropout=dropout, **backend), name=name)
