@@ -60,3 +60,13 @@ def test_whole_model_trains_one_step_compiled():
     waves = np.random.default_rng(0).standard_normal((2, 4000)).astype("float32")
     history = model.fit(waves, np.array([[1.0], [0.0]], "float32"), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_recipe_is_the_official_one():
+    from tfdeepfake.config import load_config
+
+    config = load_config("configs/ssl_aasist.yaml")
+    assert config.model.name == "ssl_aasist"
+    assert (config.data.batch_size, config.data.crop_samples, config.train.epochs) == (14, 64600, 100)
+    assert (config.train.learning_rate, config.train.weight_decay, config.train.final_lr_ratio) == (1e-6, 1e-4, 1.0)
+    assert config.augment.rawboost_p == 1.0 and tuple(config.augment.rawboost_chain) == ("lnl", "isd")
