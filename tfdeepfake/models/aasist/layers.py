@@ -12,6 +12,14 @@ import tensorflow as tf
 
 register = tf.keras.utils.register_keras_serializable(package="tfdeepfake.aasist")
 BN = dict(epsilon=1e-5, momentum=0.9)  # PyTorch's BatchNorm defaults (eps 1e-5, momentum 0.1)
+SELU_SCALE, SELU_ALPHA = 1.0507009873554805, 1.6732632423543772
+
+
+def selu(x):
+    """SELU from ReLU and ELU: equal to ``tf.nn.selu`` to float rounding, but the TFLite converter keeps both as
+    single builtin ops that XNNPACK runs, where ``tf.nn.selu`` becomes six element-wise ops (GREATER, SELECT...)
+    over the encoder's largest tensors."""
+    return SELU_SCALE * tf.nn.relu(x) + (SELU_SCALE * SELU_ALPHA) * tf.nn.elu(tf.minimum(x, 0.0))
 
 
 def sinc_bandpass_filters(filters: int, kernel_size: int, sample_rate: int) -> np.ndarray:
@@ -63,9 +71,9 @@ class SincFrontEnd(tf.keras.layers.Layer):
         response = tf.nn.conv1d(waveform[:, :, None], bank[:, None, :], stride=1, padding="VALID")
         frames = response.shape[1] // self.pool
         bands = self.filters // self.pool
-        response = tf.abs(response[:, :frames * self.pool, :bands * self.pool])
-        response = tf.reshape(response, [-1, frames, self.pool, bands, self.pool])
-        return tf.reduce_max(response, axis=[2, 4])[..., None]
+        response = tf.abs(response[:, :frames * self.pool, :bands * self.pool])[..., None]
+        # a 2-D max pool, not a reduce over a 5-D reshape: TFLite's XNNPACK delegate runs MAX_POOL_2D only
+        return tf.nn.max_pool2d(response, self.pool, self.pool, "VALID")
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
@@ -93,7 +101,7 @@ class ResidualBlock(tf.keras.layers.Layer):
 
     def call(self, x, training=None):
         out = self.conv1(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]))
-        out = tf.nn.selu(self.bn2(out, training=training))
+        out = selu(self.bn2(out, training=training))
         out = self.conv2(tf.pad(out, [[0, 0], [1, 1], [0, 0], [0, 0]]))
         identity = self.conv_downsample(tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]])) if self.downsample else x
         return tf.nn.max_pool2d(out + identity, (3, 1), (3, 1), "VALID")
@@ -178,7 +186,7 @@ class GraphAttention(tf.keras.layers.Layer):
         scores = tf.tanh(self.att_proj(_pairwise(nodes))) @ tf.cast(self.att_weight, nodes.dtype)
         attention = tf.nn.softmax(scores[..., 0] / self.temperature, axis=-1)
         out = self.proj_with_att(attention @ nodes) + self.proj_without_att(nodes)
-        return tf.nn.selu(self.bn(out, training=training))
+        return selu(self.bn(out, training=training))
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "temperature": self.temperature,
@@ -235,7 +243,7 @@ class HeteroGraphAttention(tf.keras.layers.Layer):
         scores = tf.reduce_sum(scores * tf.cast(self.block_selector, dtype), axis=-1)
         attention = tf.nn.softmax(scores / self.temperature, axis=-1)
         out = self.proj_with_att(attention @ nodes) + self.proj_without_att(nodes)
-        out = tf.nn.selu(self.bn(out, training=training))
+        out = selu(self.bn(out, training=training))
         n1 = self.sizes[0]
         return [out[:, :n1], out[:, n1:], master]
 
