@@ -1,0 +1,121 @@
+"""Score many files fast: windows from several files packed into each model call.
+
+``Detector.predictions`` runs each file's windows on their own, so a short clip makes a model call of one or two
+windows and the decoder waits for the model. :func:`batch_predictions` decodes files ahead in a thread pool,
+packs their windows across file boundaries into batches of ``batch_windows``, routes each logit back to its file
+and yields the files' :class:`Prediction` s in input order as soon as each file is complete. A file is decoded
+exactly as :meth:`Detector.predict` decodes it (same blocks, resampler, speech-activity track, windows) and scored
+by the same :func:`score_windows`, so the results are the per-file ones (the model sees other batch neighbours,
+which changes a logit only by float rounding). A file that cannot be read is an error row; the others go on.
+"""
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import audio as audio_io
+from .detector import BLOCK_SECONDS, Detector
+from .results import Prediction, score_windows
+from .speech import EnergyTrack, SpeechActivity
+
+BATCH_WINDOWS = 64  # windows per model call when packing across files
+DECODE_WORKERS = 2  # decoding threads
+LOOKAHEAD_FILES = 16  # files decoded (or being decoded) ahead of the model
+
+
+@dataclass
+class _DecodedFile:
+    """One file's samples at the rule's rate, its windows' sample indices, speech activity and logits so far."""
+
+    path: str
+    samples: np.ndarray
+    indices: np.ndarray
+    activity: SpeechActivity
+    logits: np.ndarray
+    missing: int
+
+
+def _decode(detector: Detector, path) -> _DecodedFile:
+    """The file's samples and speech track, read block by block exactly as :meth:`Detector.predict` reads them."""
+    rule = detector.input_rule
+    energy = EnergyTrack(rule.sample_rate)
+    blocks = []
+    stream = audio_io.stream_audio(path, target_rate=rule.sample_rate, block_seconds=BLOCK_SECONDS)
+    try:
+        for block in stream:
+            energy.add(block)
+            blocks.append(block)
+    finally:
+        if hasattr(stream, "close"):
+            stream.close()
+    samples = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+    indices = rule.window_indices(len(samples))
+    return _DecodedFile(os.fspath(path), samples, indices, energy.finish(), np.zeros(len(indices), np.float32),
+                        len(indices))
+
+
+def _error_row(detector: Detector, path, error: Exception) -> Prediction:
+    return Prediction(os.fspath(path), detector.model_id, "error", None, detector.bundle.threshold.spoof_probability,
+                      None, None, error=str(error))
+
+
+def batch_predictions(detector: Detector, paths: Iterable, batch_windows: int = BATCH_WINDOWS,
+                      workers: int = DECODE_WORKERS, lookahead: int = LOOKAHEAD_FILES) -> Iterator[Prediction]:
+    """:meth:`Detector.predictions` with the windows of many files batched together (see the module docstring).
+
+    At most ``lookahead`` files are decoded ahead of the model, plus those with windows in the unfinished batch.
+    """
+    if batch_windows < 1 or workers < 1 or lookahead < 1:
+        raise ValueError(f"batch_windows, workers and lookahead must be >= 1, got {batch_windows}, {workers}, "
+                         f"{lookahead}")
+    paths = iter(paths)
+    decoding: deque = deque()  # (path, future) in input order
+    queued: deque = deque()  # (file, window number) not yet run
+    finished: deque = deque()  # files (or error rows) in input order, waiting for their logits
+
+    def run_batch(size: int) -> None:
+        batch = [queued.popleft() for _ in range(min(size, len(queued)))]
+        logits = detector.runner(np.stack([file.samples[file.indices[k]] for file, k in batch]))
+        for (file, k), logit in zip(batch, logits):
+            file.logits[k] = logit
+            file.missing -= 1
+
+    def ready() -> Iterator[Prediction]:
+        while finished and (isinstance(finished[0], Prediction) or finished[0].missing == 0):
+            item = finished.popleft()
+            if isinstance(item, Prediction):
+                yield item
+            else:
+                yield score_windows(detector.bundle, item.path, item.indices[:, 0], item.logits, len(item.samples),
+                                    item.activity)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tfdeepfake-decode") as pool:
+        exhausted = False
+        while True:
+            while not exhausted and len(decoding) < lookahead:
+                path = next(paths, None)
+                if path is None:
+                    exhausted = True
+                else:
+                    decoding.append((path, pool.submit(_decode, detector, path)))
+            if not decoding:
+                break
+            path, future = decoding.popleft()
+            try:
+                file = future.result()
+            except audio_io.AudioError as error:
+                finished.append(_error_row(detector, path, error))
+            else:
+                finished.append(file)
+                queued.extend((file, k) for k in range(len(file.indices)))
+            while len(queued) >= batch_windows:
+                run_batch(batch_windows)
+            yield from ready()
+        while queued:
+            run_batch(batch_windows)
+        yield from ready()
