@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import ROOT
 from tfdeepfake import audio
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None,
@@ -317,7 +318,7 @@ def test_one_hour_streams_in_bounded_memory(speech, tmp_path):
     expected_energy = 60 * float(np.sum(np.square(minute / audio.PCM_SCALE)))
     for path, decoder in [(flac, "libsndfile"), (mkv, "ffmpeg")]:
         done = subprocess.run([sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True,
-                              cwd=Path(__file__).parents[1])
+                              cwd=ROOT)
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         assert result["decoder"] == decoder and result["count"] == hour

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import AASIST_FIXTURES
 from tfdeepfake import cli, metrics
 from tfdeepfake.inference import Detector
 
-from test_cli import FIXTURES, tiny_bundle  # noqa: F401  (the tiny AASIST bundle fixture, made by the CLI)
 
 # utt id -> (fixture clip, first sample, samples, label, attack); 16000 samples = one window
 CLIPS = {"LA_E_0001": (0, 0, 11000, "bonafide", "-"),  # shorter than a window: repeat-padded
@@ -35,7 +35,7 @@ def corpus(tmp_path_factory):
     flac = root / "ASVspoof2019_LA_eval" / "flac"
     flac.mkdir(parents=True)
     (root / "ASVspoof2019_LA_cm_protocols").mkdir()
-    inputs = np.load(FIXTURES / "outputs.npz")["inputs"]
+    inputs = np.load(AASIST_FIXTURES / "outputs.npz")["inputs"]
     lines = []
     for utt, (clip, first, count, label, attack) in CLIPS.items():
         samples = inputs[clip, first:first + count]

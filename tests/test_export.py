@@ -2,22 +2,19 @@
 on real speech, quantized formats close, the calibrated output in the graph, metadata beside the file, and the
 failures (parity miss, an op a converter lacks) named without losing the other formats."""
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers import CORPORA, fixture_model
 from tfdeepfake import cli, export
 from tfdeepfake.bundle import Bundle, Calibration, InputRule, Threshold, write_bundle
 from tfdeepfake.inference import Detector, load_runner
 from tfdeepfake.storage import sha256_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "models"))
-from test_aasist import fixture_model  # noqa: E402  (the tiny AASIST fixture: official config + checkpoint)
 
-CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 LIBRI = CORPORA / "librispeech-sample" / "librispeech_test-other"
 BONAFIDE = [LIBRI / "1688" / "1688-142285-0000.flac", LIBRI / "1998" / "1998-15444-0000.flac"]
 SPOOF = [CORPORA / "vits-demo" / "ss_01_vits.flac", CORPORA / "asvspoof2019-la-sample" / "LA_T_1000137.flac"]

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is the notebooks extra: pip install tfdeepfake[notebooks]")
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ("evaluate", "predict_export", "train_asvspoof")
 FIXTURES = ROOT / "tests" / "fixtures" / "aasist"

@@ -6,35 +6,16 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import tensorflow as tf
 
+from helpers import ROOT, make_corpus
 from tfdeepfake import audio, records
 from tfdeepfake.cli import main as tfdeepfake_cli
 from tfdeepfake.corpora import METADATA_FIELDS, assign_folds, read_csv
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def make_corpus(folder: Path, count=24, seed=0, speakers=6, rates=(16000, 22050, 8000), seconds=(0.2, 0.6)):
-    """Generated clips at several rates and formats, described by a CSV, with one undecodable file."""
-    rng = np.random.default_rng(seed)
-    rows = ["path,label,speaker,attack"]
-    for i in range(count):
-        rate = rates[i % len(rates)]
-        label = "bonafide" if i % 3 == 0 else "spoof"
-        name = f"clip{i:03d}." + ("flac" if i % 2 else "wav")
-        signal_ = (0.3 * rng.standard_normal(int(rate * rng.uniform(*seconds)))).clip(-1, 1)
-        sf.write(folder / name, signal_, rate, subtype="PCM_16")
-        rows.append(f"{name},{label},spk{i % speakers},{'-' if label == 'bonafide' else 'A0' + str(i % 2 + 1)}")
-    (folder / "broken.wav").write_bytes(b"RIFF not really a wave file")
-    rows.append("broken.wav,spoof,spk0,A01")
-    (folder / "list.csv").write_text("\n".join(rows) + "\n")
-    return folder / "list.csv"
 
 
 def build(csv_path, out, **options):

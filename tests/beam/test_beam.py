@@ -17,6 +17,7 @@ beam = pytest.importorskip("apache_beam", reason="Apache Beam is not installed (
 
 import tensorflow as tf  # noqa: E402
 
+from helpers import AASIST_FIXTURES, make_corpus
 from tfdeepfake import cli, records, storage  # noqa: E402
 from tfdeepfake.beam import BeamError, pipeline, run  # noqa: E402
 from tfdeepfake.cli.common import split_arguments  # noqa: E402
@@ -25,8 +26,6 @@ from tfdeepfake.corpora import METADATA_FIELDS, Utterance, read_csv  # noqa: E40
 from tfdeepfake.export import export_model  # noqa: E402
 from tfdeepfake.inference import Detector  # noqa: E402
 from tfdeepfake.score_files import PredictInputError  # noqa: E402
-from test_cli import FIXTURES, tiny_bundle  # noqa: E402,F401  (the tiny AASIST bundle, made by the CLI)
-from test_records import make_corpus  # noqa: E402  (generated clips at several rates + one broken file)
 
 OFFLINE_BUCKET = "gs://tfdeepfake-offline-test-bucket"  # never reachable from the tests; only its name matters
 
@@ -184,7 +183,7 @@ def clips(tmp_path_factory):
     """Speech-like clips of several lengths and rates, a silent one, a broken one, and a .txt list naming a folder
     and a file (one line relative, one absolute)."""
     root = tmp_path_factory.mktemp("clips")
-    inputs = np.load(FIXTURES / "outputs.npz")["inputs"]
+    inputs = np.load(AASIST_FIXTURES / "outputs.npz")["inputs"]
     (root / "folder" / "deeper").mkdir(parents=True)
     sf.write(root / "folder" / "short.wav", inputs[0, :9000], 16000, subtype="FLOAT")  # repeat-padded
     sf.write(root / "folder" / "deeper" / "resampled.flac", inputs[1, :40000], 22050)

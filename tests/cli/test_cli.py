@@ -1,6 +1,5 @@
 """The tfdeepfake command line: predict's formats, folder walk and exit codes; convert-checkpoint; dispatch."""
 import csv
-import io
 import json
 import subprocess
 import sys
@@ -10,26 +9,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import AASIST_FIXTURES
 from tfdeepfake import cli
 from tfdeepfake.inference import Detector
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "aasist"
-
-
-@pytest.fixture(scope="module")
-def tiny_bundle(tmp_path_factory):
-    """The tiny AASIST fixture converted from its official-format checkpoint into a bundle by the CLI."""
-    out = tmp_path_factory.mktemp("bundle") / "tiny"
-    assert cli.main(["convert-checkpoint", str(FIXTURES / "aasist_tiny" / "model.pth"), "--config",
-                     str(FIXTURES / "aasist_tiny" / "config.json"), "--out", str(out), "--name", "tiny"]) == 0
-    return str(out)
 
 
 @pytest.fixture(scope="module")
 def recordings(tmp_path_factory):
     """A folder tree with real-speech-like clips in two formats, one broken file and one non-audio file."""
     root = tmp_path_factory.mktemp("recordings")
-    inputs = np.load(FIXTURES / "outputs.npz")["inputs"]
+    inputs = np.load(AASIST_FIXTURES / "outputs.npz")["inputs"]
     (root / "nested" / "deeper").mkdir(parents=True)
     sf.write(root / "a.wav", inputs[0, :24000], 16000, subtype="FLOAT")
     sf.write(root / "nested" / "b.flac", inputs[1, :16000], 16000)
@@ -40,7 +30,7 @@ def recordings(tmp_path_factory):
 
 
 def test_converted_checkpoint_equals_the_official_forward(tiny_bundle):
-    reference = np.load(FIXTURES / "outputs.npz")
+    reference = np.load(AASIST_FIXTURES / "outputs.npz")
     detector = Detector.load(tiny_bundle)
     logit = detector.predict(reference["inputs"][0, :16000]).logit  # exactly one window
     official = reference["aasist_tiny/logits"][0]
@@ -127,7 +117,7 @@ def test_python_m_shims_run_the_same_command(tmp_path):
 def test_detector_reads_every_format_a_user_brings(tiny_bundle, tmp_path, suffix, codec):
     """Browser recordings, phone memos and videos score like the WAV they were made from (lossless: equal)."""
     source = tmp_path / "speech.wav"
-    sf.write(source, np.load(FIXTURES / "outputs.npz")["inputs"][0, :40000], 16000, subtype="PCM_16")
+    sf.write(source, np.load(AASIST_FIXTURES / "outputs.npz")["inputs"][0, :40000], 16000, subtype="PCM_16")
     target = tmp_path / f"speech{suffix}"
     video, audio_codec = (codec[:5], codec[5:]) if "lavfi" in codec else ([], codec)
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(source), *video, "-map", "0:a",

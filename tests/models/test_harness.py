@@ -2,7 +2,7 @@
 only tfdeepfake, same outputs (within 1e-5); no Lambda layer in the saved config; every tfdeepfake layer inside
 registered, with a config that rebuilds it.
 
-Each model in ``BUILDERS`` is built in its tiny test config (tests/test_train.py) for waveform input and for
+Each model in ``BUILDERS`` is built in its tiny test config (tests/helpers.py: TINY) for waveform input and for
 host-feature input (models that take waveforms only must refuse features), plus the TF Wav2Vec2 backbone of the
 ssl classifier and the scoring model of a trained TripletModel. All are saved first; one subprocess then reloads
 them all and writes their outputs, so the fresh-process cost is paid once.
@@ -14,18 +14,16 @@ import subprocess
 import sys
 import textwrap
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from test_train import SAMPLES, TINY, toy_batch
+from helpers import ROOT, SAMPLES, TINY, toy_batch
 from tfdeepfake.features import FeatureConfig, make_frontend
 from tfdeepfake.models import BUILDERS, build_model
 from tfdeepfake.models.triplet import TripletModel
 
-ROOT = Path(__file__).resolve().parents[2]
 WAV2VEC2 = {"backbone": "wav2vec2", "checkpoint": str(ROOT / "tests" / "fixtures" / "ssl" / "wav2vec2_seqcls"),
             "dropout": 0.0}
 CASES = [(name, host) for name in sorted(BUILDERS) for host in (False, True)] + [("ssl-wav2vec2", False),

@@ -1,14 +1,11 @@
 """Triplet training: the anchored loss against brute force, paired inputs, and a run through the training CLI."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import toy_tfrecords  # noqa: E402
 
+from helpers import toy_tfrecords
 from tfdeepfake.config import load_config  # noqa: E402
 from tfdeepfake.models.triplet import anchored_triplet_loss  # noqa: E402
 from tfdeepfake.pipeline import InputConfig, train_dataset  # noqa: E402

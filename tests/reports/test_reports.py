@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import SHARED
 from tfdeepfake import cli, evaluate, metrics, reports
 from tfdeepfake.errors import TfDeepfakeError
 from tfdeepfake.reports import ScoreFileError, ScoreFileNotFoundError, ScoreMatchError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 RAWGAT = SHARED / "weights" / "rawgat-st" / "RawGAT_ST_mul_LA_eval_scores.txt"
 EVAL_PROTOCOL = SHARED / "protocols" / "ASVspoof2019.LA.cm.eval.trl.txt"
 EVAL_ASV = SHARED / "protocols" / "asv_scores" / "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt"

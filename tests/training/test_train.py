@@ -6,51 +6,16 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import toy_tfrecords
+from helpers import ROOT, SAMPLES, TINY, toy_batch, toy_tfrecords
 from tfdeepfake.errors import WeightsError
 from tfdeepfake.features import FeatureConfig
 from tfdeepfake.models import BUILDERS, build_model, spoof_probability
 from tfdeepfake.strategy import choose
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY_CONFORMER = {"dmodel": 16, "num_blocks": 1, "head_size": 8, "num_heads": 2, "kernel_size": 3, "dropout": 0.0,
-                  "subsampling": {"type": "conv2d", "filters": 16, "kernel_size": 3, "strides": 2}}
-TINY_CONTEXTNET = {"alpha": 0.25, "blocks": [{"nlayers": 1, "kernel_size": 3, "filters": 32, "strides": 2,
-                                              "residual": False, "activation": "silu"}]}
-TINY = {"lcnn": {"width": 0.125, "dropout": 0.0},
-        "resnet": {"channels": [4, 8], "blocks_per_stage": 1, "dropout": 0.0},
-        "efficientnet": {"dropout": 0.0},
-        "conformer": {"encoder": TINY_CONFORMER, "dropout": 0.0},
-        "contextnet": {"encoder": TINY_CONTEXTNET, "dropout": 0.0},
-        "aasist": {"first_conv": 32, "filts": [70, [1, 8], [8, 8], [8, 16], [16, 16]], "gat_dims": [16, 8],
-                   "dropout": 0.0},
-        "rawgat_st": {"filts": [8, [8, 8], [8, 16], [16, 16]]},
-        "ssl": {"checkpoint": str(ROOT / "tests" / "fixtures" / "ssl" / "wavlm_base"), "train_layers": 2,
-                "dropout": 0.0}}
-
-SAMPLES = {"rawgat_st": 64600}  # its node projections fix the input length
-
-
-def toy_batch(samples=8000, batch=16, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(samples) / 16000
-    waves, labels = [], []
-    for i in range(batch):
-        f0 = rng.uniform(100, 250)
-        if i % 2 == 0:
-            waves.append(sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6)))
-        else:
-            waves.append(np.sign(np.sin(2 * np.pi * f0 * t)) + rng.standard_normal(samples))
-        labels.append(1.0 - i % 2)
-    waves = np.stack(waves)
-    return (0.2 * waves / np.abs(waves).max(axis=1, keepdims=True)).astype(np.float32), np.array(labels, np.float32)
-
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 @pytest.mark.parametrize("features_input", [False, True])

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import ROOT
 from tfdeepfake import audio, cli
 from tfdeepfake.inference import Detector
 from tfdeepfake.web.analysis import (TRACK_GID, Analysis, FileTooLargeError, LimitError, Limits, analyse,
                                      error_markdown, summary_markdown)
 from tfdeepfake.web.app import BATCH_WINDOWS, ModelCatalog, ModelChoiceError, launch_options, local_presets
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "aasist"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

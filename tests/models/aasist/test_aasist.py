@@ -1,27 +1,24 @@
 """AASIST family and RawGAT-ST: parity with the official PyTorch forward, safe checkpoint loading, presets."""
-import json
 import pickle
 import shutil
 import time
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers import AASIST_FIXTURES, SHARED, fixture_model
 from tfdeepfake.errors import CheckpointError, WeightsError
 from tfdeepfake.features import FeatureConfig
 from tfdeepfake.models import build_model
 from tfdeepfake.models.aasist import build_aasist, load_official_checkpoint
-from tfdeepfake.models.aasist.convert import from_official_config, load_state
+from tfdeepfake.models.aasist.convert import load_state
 from tfdeepfake.models.aasist.layers import SincFrontEnd, sinc_bandpass_filters
 from tfdeepfake.models.porting import StateDict, read_torch_checkpoint
 from tfdeepfake.models.presets import PRESETS, get_preset, load_preset
 from tfdeepfake.weights import WeightsFile, resolve
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "aasist"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 REFERENCE = SHARED / "weights" / "reference" / "official_outputs.npz"
 TOLERANCE = 1e-4
 needs_shared = pytest.mark.skipif(not REFERENCE.is_file(), reason=f"{REFERENCE} not found (../shared is absent)")
@@ -37,16 +34,9 @@ def with_hidden(model):
         if any(layer.name == "hidden" for layer in model.layers) else tf.keras.Model(model.input, [model.output])
 
 
-def fixture_model(name):
-    architecture, samples, params = from_official_config(json.loads((FIXTURES / name / "config.json").read_text()))
-    model = build_model(architecture, FeatureConfig(), samples, **params)
-    load_official_checkpoint(model, str(FIXTURES / name / "model.pth"), architecture)
-    return model, samples
-
-
 @pytest.mark.parametrize("name", ["aasist_tiny", "aasist_l_tiny", "rawgat_st_tiny"])
 def test_tiny_configs_equal_the_official_forward(name):
-    reference = np.load(FIXTURES / "outputs.npz")
+    reference = np.load(AASIST_FIXTURES / "outputs.npz")
     model, samples = fixture_model(name)
     outputs = with_hidden(model).predict(reference["inputs"][:, :samples], verbose=0)
     outputs = outputs if isinstance(outputs, list) else [outputs]
@@ -138,13 +128,13 @@ def test_model_is_static_and_saves_and_reloads_whole(tmp_path):
     path = str(tmp_path / "aasist.keras")
     model.save(path)
     reloaded = tf.keras.models.load_model(path)
-    waves = np.load(FIXTURES / "outputs.npz")["inputs"][:, :samples]
+    waves = np.load(AASIST_FIXTURES / "outputs.npz")["inputs"][:, :samples]
     np.testing.assert_allclose(reloaded.predict(waves, verbose=0), model.predict(waves, verbose=0), atol=1e-6)
 
 
 def test_fine_tuning_a_converted_model_moves_its_scores():
     model, samples = fixture_model("aasist_tiny")
-    waves = np.load(FIXTURES / "outputs.npz")["inputs"][:, :samples]
+    waves = np.load(AASIST_FIXTURES / "outputs.npz")["inputs"][:, :samples]
     labels = np.array([1.0, 0.0, 1.0, 0.0], np.float32)  # arbitrary: the converted weights know nothing of them
     tf.keras.utils.set_random_seed(0)
     model.compile(tf.keras.optimizers.Adam(1e-2), tf.keras.losses.BinaryCrossentropy(from_logits=True))
@@ -156,7 +146,7 @@ def test_fine_tuning_a_converted_model_moves_its_scores():
 
 
 def test_wrong_sha256_is_refused(tmp_path):
-    source = FIXTURES / "aasist_tiny" / "model.pth"
+    source = AASIST_FIXTURES / "aasist_tiny" / "model.pth"
     spec = WeightsFile("aasist_tiny/model.pth", "0" * 64, "http://127.0.0.1:9/model.pth")
     with pytest.raises(WeightsError, match="sha256"):
         resolve(spec, str(source))
@@ -167,7 +157,7 @@ def test_foreign_pickle_global_is_refused_and_never_runs(tmp_path):
 
     class Exploit:
         def __reduce__(self):
-            return (shutil.copy, (str(FIXTURES / "README.md"), str(marker)))
+            return (shutil.copy, (str(AASIST_FIXTURES / "README.md"), str(marker)))
 
     path = tmp_path / "evil.pth"
     with zipfile.ZipFile(path, "w") as archive:
@@ -179,11 +169,11 @@ def test_foreign_pickle_global_is_refused_and_never_runs(tmp_path):
 
 def test_corrupt_archives_are_named(tmp_path):
     truncated = tmp_path / "truncated.pth"
-    truncated.write_bytes((FIXTURES / "aasist_tiny" / "model.pth").read_bytes()[:5000])
+    truncated.write_bytes((AASIST_FIXTURES / "aasist_tiny" / "model.pth").read_bytes()[:5000])
     with pytest.raises(CheckpointError, match="truncated.pth"):
         read_torch_checkpoint(str(truncated))
     stripped = tmp_path / "stripped.pth"
-    with zipfile.ZipFile(FIXTURES / "aasist_tiny" / "model.pth") as source, zipfile.ZipFile(stripped, "w") as out:
+    with zipfile.ZipFile(AASIST_FIXTURES / "aasist_tiny" / "model.pth") as source, zipfile.ZipFile(stripped, "w") as out:
         names = source.namelist()
         dropped = next(n for n in names if "/data/" in n)
         for name in names:
@@ -194,7 +184,7 @@ def test_corrupt_archives_are_named(tmp_path):
 
 
 def test_missing_misshaped_and_foreign_tensors_are_named_and_nothing_is_written():
-    path = str(FIXTURES / "aasist_tiny" / "model.pth")
+    path = str(AASIST_FIXTURES / "aasist_tiny" / "model.pth")
     tensors = read_torch_checkpoint(path)
     model, _ = fixture_model("aasist_tiny")
     before = [w.copy() for w in model.get_weights()]
@@ -227,7 +217,7 @@ def test_offline_url_fails_fast_naming_the_url_and_the_local_option(tmp_path, mo
 
 def test_resolver_finds_the_cache_and_verifies_it(tmp_path, monkeypatch):
     monkeypatch.setenv("TFDEEPFAKE_CACHE", str(tmp_path))
-    source = FIXTURES / "aasist_tiny" / "model.pth"
+    source = AASIST_FIXTURES / "aasist_tiny" / "model.pth"
     (tmp_path / "tiny").mkdir()
     shutil.copy(source, tmp_path / "tiny" / "model.pth")
     from tfdeepfake.storage import sha256_file

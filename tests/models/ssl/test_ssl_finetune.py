@@ -1,14 +1,14 @@
 """Two-stage fine-tuning of an SSL classifier: frozen weights stay put, unfrozen ones move."""
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from helpers import SSL_FIXTURES, toy_tfrecords
 from tfdeepfake.features import FeatureConfig
 from tfdeepfake.models import build_model
 from tfdeepfake.models.ssl.classifier import backbone_of, unfreeze_top
 
-CHECKPOINT = str(Path(__file__).resolve().parents[1] / "fixtures" / "ssl" / "wavlm_base")
+CHECKPOINT = str(SSL_FIXTURES / "wavlm_base")
 
 
 def snapshot(layer):
@@ -45,10 +45,7 @@ def test_stage_one_trains_the_head_only_and_stage_two_the_top_layers():
 
 
 def test_two_stage_recipe_runs_through_the_training_cli(tmp_path):
-    import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from helpers import toy_tfrecords
     from tfdeepfake.config import load_config
     from tfdeepfake.training import run
 

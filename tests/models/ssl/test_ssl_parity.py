@@ -1,21 +1,20 @@
 """Our TensorFlow WavLM and transformers' TF Wav2Vec2 against PyTorch outputs saved as fixtures (no torch here)."""
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers import SSL_FIXTURES
 from tfdeepfake.errors import CheckpointError
 from tfdeepfake.models.ssl import load_wav2vec2, load_wavlm, load_wavlm_xvector
 from tfdeepfake.models.ssl.wavlm import relative_position_buckets
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ssl"
 TOLERANCE = 1e-4
 
 
 def fixture(name):
-    return str(FIXTURES / name), dict(np.load(FIXTURES / name / "outputs.npz"))
+    return str(SSL_FIXTURES / name), dict(np.load(SSL_FIXTURES / name / "outputs.npz"))
 
 
 def test_torch_is_not_needed():
@@ -76,7 +75,7 @@ def test_wavlm_from_pytorch_model_bin_without_torch():
     """The same weights saved as pytorch_model.bin (a pickle, read by the restricted unpickler) give PyTorch's
     outputs; a folder without weights names what it looked for."""
     _, expected = fixture("wavlm_base")
-    outputs = load_wavlm(str(FIXTURES / "wavlm_base_bin"))(tf.constant(expected["input_values"]))
+    outputs = load_wavlm(str(SSL_FIXTURES / "wavlm_base_bin"))(tf.constant(expected["input_values"]))
     for i, state in enumerate(outputs["hidden_states"]):
         np.testing.assert_allclose(state.numpy(), expected[f"hidden_state_{i}"], atol=TOLERANCE, rtol=0)
 
