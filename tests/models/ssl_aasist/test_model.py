@@ -70,3 +70,23 @@ def test_recipe_is_the_official_one():
     assert (config.data.batch_size, config.data.crop_samples, config.train.epochs) == (14, 64600, 100)
     assert (config.train.learning_rate, config.train.weight_decay, config.train.final_lr_ratio) == (1e-6, 1e-4, 1.0)
     assert config.augment.rawboost_p == 1.0 and tuple(config.augment.rawboost_chain) == ("lnl", "isd")
+
+
+def test_backend_trains_one_step_compiled_in_mixed_bfloat16():
+    tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        tf.keras.utils.set_random_seed(0)
+        model = build_ssl_aasist_backend(12, 16, dropout=0.0)
+        assert model.get_layer("GAT_layer_S").compute_dtype == "bfloat16"
+        model.compile(tf.keras.optimizers.Adam(1e-3), tf.keras.losses.BinaryCrossentropy(from_logits=True),
+                      jit_compile=True)
+        features = np.random.default_rng(0).standard_normal((4, 12, 16)).astype("float32")
+        labels = np.array([[1.0], [0.0], [1.0], [0.0]], "float32")
+        before = [w.numpy() for w in model.trainable_weights]
+        loss = model.fit(features, labels, epochs=1, verbose=0).history["loss"][0]
+        after = [w.numpy() for w in model.trainable_weights]
+        assert model.output.dtype == tf.float32 and np.isfinite(loss)
+        assert all(np.isfinite(w).all() for w in after)
+        assert sum(not np.array_equal(a, b) for a, b in zip(before, after)) == len(after)  # every weight moved
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
