@@ -90,3 +90,12 @@ def test_backend_trains_one_step_compiled_in_mixed_bfloat16():
         assert sum(not np.array_equal(a, b) for a, b in zip(before, after)) == len(after)  # every weight moved
     finally:
         tf.keras.mixed_precision.set_global_policy("float32")
+
+
+def test_demo_recipe_builds_its_model():
+    from tfdeepfake.config import load_config
+
+    config = load_config("configs/ssl_aasist_demo.yaml")
+    model = build_model(config.model.name, config.features, 8000, **config.model.params)
+    logits = model(np.zeros((1, 8000), "float32"), training=False)
+    assert logits.shape == (1, 1) and np.isfinite(logits.numpy()).all()
