@@ -51,6 +51,7 @@ def main(argv=None, prog: str = "tfdeepfake predict") -> int:
     from tqdm import tqdm
 
     from ..inference import Detector
+    from ..inference.batch import batch_predictions
 
     parser = build_parser(prog)
     ours, after_dashes = split_arguments(list(sys.argv[1:] if argv is None else argv))
@@ -70,8 +71,9 @@ def main(argv=None, prog: str = "tfdeepfake predict") -> int:
     handle = open(args.out, "w", newline="") if args.out else sys.stdout
     try:
         writer = Writer(handle, args.format)
-        progress = tqdm(files, unit="file", disable=args.quiet or None, file=sys.stderr)
-        for prediction in detector.predictions(progress):
+        progress = tqdm(batch_predictions(detector, files), total=len(files), unit="file",
+                        disable=args.quiet or None, file=sys.stderr)
+        for prediction in progress:
             writer.write(prediction)
             scored, failed = scored + prediction.ok, failed + (not prediction.ok)
     finally:
