@@ -247,6 +247,8 @@ def main(argv=None) -> int:
     write(Path(args.out), report)
     ours = report["models"].get("aasist-l", {}).get("formats", {}).get("tflite", {}).get("ms_p50")
     theirs = report["official_pytorch"].get("aasist-l", {}).get("ms_p50")
+    for line in tflite_targets(report):
+        print(line)
     if ours and theirs:
         print(f"speedup: {theirs / ours:.2f}")
     return 0
@@ -313,7 +315,25 @@ def write(stem: Path, report: dict) -> None:
     if ours is not None:
         lines += ["", f"Target: AASIST-L TFLite p50 ≤ {TARGET_MS:.0f} ms per window: measured {ours:.1f} ms — "
                       f"{'met' if ours <= TARGET_MS else 'missed'}."]
+    targets = tflite_targets(report)
+    if targets:
+        lines += ["", "TFLite fp32 targets (p50 ≤ Keras p50 and ≤ 1.5 × ONNX Runtime p50):", ""] + targets
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def tflite_targets(report: dict) -> list[str]:
+    """One line per model with TFLite, Keras and ONNX latencies: the two TFLite ratios and whether each target
+    (TFLite p50 ≤ Keras p50, ≤ 1.5 × ONNX Runtime p50) is met."""
+    lines = []
+    for name, entry in report["models"].items():
+        p50 = {fmt: entry["formats"].get(fmt, {}).get("ms_p50") for fmt in ("keras", "tflite", "onnx")}
+        if None in p50.values():
+            continue
+        vs_keras, vs_onnx = p50["tflite"] / p50["keras"], p50["tflite"] / p50["onnx"]
+        lines.append(f"- {name}: TFLite {p50['tflite']:.1f} ms, Keras {p50['keras']:.1f} ms, ONNX {p50['onnx']:.1f} ms; "
+                     f"TFLite/Keras {vs_keras:.2f} ({'met' if vs_keras <= 1 else 'missed'}), "
+                     f"TFLite/ONNX {vs_onnx:.2f} ({'met' if vs_onnx <= 1.5 else 'missed'})")
+    return lines
 
 
 if __name__ == "__main__":
