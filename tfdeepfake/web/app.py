@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from ..errors import TfDeepfakeError
 from .analysis import Limits, analyse, error_markdown, summary_markdown
+from .live import add_live_tab
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry or version check from a local tool
 
@@ -134,6 +135,7 @@ def build_app(catalog: ModelCatalog, limits: Limits = Limits(), title: str = TIT
                     recording = gr.Audio(sources=["microphone"], type="filepath", label="Microphone",
                                          elem_id="record")
                     record_button = gr.Button("Analyse recording", variant="primary", elem_id="analyse-record")
+                add_live_tab(gr, catalog, model)
             with gr.Column(scale=1):
                 verdict = gr.Markdown("Upload a file or record a clip, then press Analyse.", elem_id="verdict")
                 download = gr.DownloadButton("Download result (JSON)", visible=False, elem_id="download")
