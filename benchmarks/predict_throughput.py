@@ -9,8 +9,8 @@ does not depend on them) and written as a bundle, or ``--lcnn-bundle PATH``; and
 
 Baseline, per file: ``librosa.load(path, sr=16000)``, the windows the bundle's ``InputRule.window_indices`` cuts
 (so both sides run the same model work), ``model.predict(windows)`` on the same Keras model, mean logit. Ours:
-``Detector.predictions`` over the file list (what ``tfdeepfake predict`` runs: streamed decoding, speech-activity
-check, windows in batches through one traced graph, calibration). Contenders run one after another, each with an
+``batch_predictions`` over the file list (what ``tfdeepfake predict`` runs: decoding ahead in threads, speech-activity
+check, windows of many files packed into batches through one traced graph, calibration). Contenders run one after another, each with an
 untimed warm-up pass over all files, then ``--repeats`` timed passes; the median pass counts. Both sides'
 per-file logits are compared (max |diff|, 16 kHz files and resampled ones apart: librosa resamples with
 soxr_hq and pads to ceil(n * 16000 / rate) samples, the Detector with soxr VHQ to soxr's own length, which can
@@ -43,6 +43,7 @@ import tfdeepfake  # noqa: E402,F401  (Keras 2 switch before TensorFlow loads)
 import tensorflow as tf  # noqa: E402
 
 from tfdeepfake.inference import Detector  # noqa: E402
+from tfdeepfake.inference.batch import batch_predictions  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from pipeline_throughput import cpu_model  # noqa: E402
@@ -95,7 +96,7 @@ def notebook_loop(model, rule, paths: list[Path]) -> list[tuple[float, int]]:
 
 def detector_pass(detector, paths: list[Path]) -> list[tuple[float, int]]:
     """What ``tfdeepfake predict`` runs for these files: (logit, samples at 16 kHz) per file."""
-    predictions = list(detector.predictions(paths))
+    predictions = list(batch_predictions(detector, paths))
     failed = [p.source for p in predictions if not p.ok]
     if failed:
         raise SystemExit(f"the Detector could not read {failed}")
@@ -180,7 +181,8 @@ def main() -> None:
                          f"{tf.__version__}, GPU: {[d.name for d in tf.config.list_physical_devices('GPU')] or 'none'}",
               "baseline": "notebook loop: per file librosa.load(path, sr=16000), windows cut by the bundle's "
                           "InputRule.window_indices, model.predict(windows) on the Detector's own Keras model, "
-                          "mean logit. tfdeepfake predict: Detector.predictions(paths).",
+                          "mean logit. tfdeepfake predict: batch_predictions(detector, paths) "
+                          "(windows of many files per model call).",
               "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         lcnn = args.lcnn_bundle or lcnn_bundle(os.path.join(tmp, "lcnn"), args.seed)

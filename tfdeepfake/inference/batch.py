@@ -2,7 +2,7 @@
 
 ``Detector.predictions`` runs each file's windows on their own, so a short clip makes a model call of one or two
 windows and the decoder waits for the model. :func:`batch_predictions` decodes files ahead in a thread pool,
-packs their windows across file boundaries into batches of ``batch_windows``, routes each logit back to its file
+packs their windows across file boundaries into full batches, routes each logit back to its file
 and yields the files' :class:`Prediction` s in input order as soon as each file is complete. A file is decoded
 exactly as :meth:`Detector.predict` decodes it (same blocks, resampler, speech-activity track, windows) and scored
 by the same :func:`score_windows`, so the results are the per-file ones (the model sees other batch neighbours,
@@ -23,7 +23,6 @@ from .detector import BLOCK_SECONDS, Detector
 from .results import Prediction, score_windows
 from .speech import EnergyTrack, SpeechActivity
 
-BATCH_WINDOWS = 64  # windows per model call when packing across files
 DECODE_WORKERS = 2  # decoding threads
 LOOKAHEAD_FILES = 16  # files decoded (or being decoded) ahead of the model
 
@@ -64,12 +63,14 @@ def _error_row(detector: Detector, path, error: Exception) -> Prediction:
                       None, None, error=str(error))
 
 
-def batch_predictions(detector: Detector, paths: Iterable, batch_windows: int = BATCH_WINDOWS,
+def batch_predictions(detector: Detector, paths: Iterable, batch_windows: int | None = None,
                       workers: int = DECODE_WORKERS, lookahead: int = LOOKAHEAD_FILES) -> Iterator[Prediction]:
     """:meth:`Detector.predictions` with the windows of many files batched together (see the module docstring).
 
-    At most ``lookahead`` files are decoded ahead of the model, plus those with windows in the unfinished batch.
+    ``batch_windows`` defaults to the detector's own (its memory bound per model call). At most ``lookahead``
+    files are decoded ahead of the model, plus those with windows in the unfinished batch.
     """
+    batch_windows = detector.batch_windows if batch_windows is None else batch_windows
     if batch_windows < 1 or workers < 1 or lookahead < 1:
         raise ValueError(f"batch_windows, workers and lookahead must be >= 1, got {batch_windows}, {workers}, "
                          f"{lookahead}")
