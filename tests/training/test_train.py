@@ -23,7 +23,7 @@ def test_each_model_builds_and_its_loss_falls(name, features_input):
     if name == "efficientnet" and features_input:
         pytest.skip("EfficientNet-B0 is the slowest to train here; its waveform-input case covers the builder")
     samples = SAMPLES.get(name, 8000)
-    if name in ("ssl", "aasist", "rawgat_st") and features_input:
+    if name in ("ssl", "aasist", "rawgat_st", "ssl_aasist") and features_input:
         with pytest.raises(ValueError, match="waveforms"):
             build_model(name, FeatureConfig(), samples, True, **TINY[name])
         return

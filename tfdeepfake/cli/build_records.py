@@ -14,7 +14,7 @@ import argparse
 from ..beam import RUNNERS
 from ..build_tfrecords import build_from_corpus
 from ..corpora import READERS
-from .common import split_arguments
+from .common import parse_with_runner
 
 
 def build_parser(prog: str = "tfdeepfake build-records") -> argparse.ArgumentParser:
@@ -48,13 +48,10 @@ def build_parser(prog: str = "tfdeepfake build-records") -> argparse.ArgumentPar
 
 def main(argv=None, prog: str = "tfdeepfake build-records") -> int:
     parser = build_parser(prog)
-    ours, after_dashes = split_arguments(list(argv or []))
-    args, unknown = parser.parse_known_args(ours)
-    if args.runner is None and unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")  # as parse_args says it
+    args, beam_args = parse_with_runner(parser, argv or [])
     build_from_corpus(args.dataset, args.root, args.out, folds=args.folds, seed=args.seed, splits=args.splits,
                       protocol_dir=args.protocol_dir, keys=args.keys, sample_rate=args.sample_rate,
                       max_seconds=args.max_seconds, shard_mb=args.shard_mb, workers=args.workers,
                       conditions=args.conditions, strict=args.strict, progress=not args.quiet, runner=args.runner,
-                      beam_args=unknown + after_dashes)
+                      beam_args=beam_args)
     return 0

@@ -19,7 +19,7 @@ import sys
 
 from ..beam import RUNNERS
 from ..score_files import Writer, audio_files
-from .common import split_arguments
+from .common import parse_with_runner
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -54,14 +54,11 @@ def main(argv=None, prog: str = "tfdeepfake predict") -> int:
     from ..inference.batch import batch_predictions
 
     parser = build_parser(prog)
-    ours, after_dashes = split_arguments(list(sys.argv[1:] if argv is None else argv))
-    args, unknown = parser.parse_known_args(ours)
-    if args.runner is None and unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")  # as parse_args says it
+    args, beam_args = parse_with_runner(parser, sys.argv[1:] if argv is None else argv)
     if args.runner is not None:
         from ..beam.predict import run_predict
 
-        return run_predict(args.paths, args.model, args.runner, args.out, args.format, unknown + after_dashes,
+        return run_predict(args.paths, args.model, args.runner, args.out, args.format, beam_args,
                            args.hop, args.aggregation, args.strict)
     files = audio_files(args.paths)
     detector = Detector.load(args.model)

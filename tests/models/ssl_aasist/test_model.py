@@ -52,6 +52,7 @@ def test_full_size_backend_parameter_count():
     assert trainable == outputs["full_size_parameters"] - outputs["full_size_bn1_parameters"] - 161
 
 
+@pytest.mark.slow
 def test_whole_model_trains_one_step_compiled():
     tf.keras.utils.set_random_seed(0)
     model = build_model("ssl_aasist", None, 4000, config=TINY_WAV2VEC2)
@@ -72,6 +73,7 @@ def test_recipe_is_the_official_one():
     assert config.augment.rawboost_p == 1.0 and tuple(config.augment.rawboost_chain) == ("lnl", "isd")
 
 
+@pytest.mark.slow
 def test_backend_trains_one_step_compiled_in_mixed_bfloat16():
     tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:

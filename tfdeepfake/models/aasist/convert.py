@@ -52,7 +52,13 @@ def aasist_assignments(model: tf.keras.Model, state: StateDict) -> list:
     pairs = batch_norm(layer("first_bn"), state, "first_bn")
     for i in range(6):
         pairs += _block(layer(f"encoder_{i}"), state, f"encoder.{i}.0")
-    pairs += [(layer("pos_S").embedding, state["pos_S"], "pos_S"),
+    return pairs + graph_back_end_assignments(model, state)
+
+
+def graph_back_end_assignments(model: tf.keras.Model, state: StateDict) -> list:
+    """The graph half (model.graph_back_end) and the logit, shared by AASIST and SSL-AASIST."""
+    layer = model.get_layer
+    pairs = [(layer("pos_S").embedding, state["pos_S"], "pos_S"),
               (layer("master1").node, state["master1"], "master1"),
               (layer("master2").node, state["master2"], "master2")]
     for name in ("GAT_layer_S", "GAT_layer_T"):

@@ -33,26 +33,14 @@ def encoder(x, blocks, name: str):
     return x
 
 
-def build_aasist(feature_config=None, input_samples: int = 64600, features_input: bool = False,
-                 first_conv: int = AASIST["first_conv"], filts=AASIST["filts"], gat_dims=AASIST["gat_dims"],
-                 pool_ratios=AASIST["pool_ratios"], temperatures=AASIST["temperatures"], freq_mask: bool = False,
-                 seed: int | None = None, dropout: float = 0.5, name: str = "aasist") -> tf.keras.Model:
-    """AASIST on raw 16 kHz waveforms (batch, input_samples); ``feature_config`` is not used (the sinc front end
-    is part of the model). ``freq_mask``: the training-only frequency-mask augmentation, seeded by ``seed``."""
-    if features_input:
-        raise ValueError("aasist reads raw waveforms: set features.where=device (no host features)")
-    filters, *blocks = filts
-    blocks = [blocks[0], blocks[1], blocks[2], blocks[3], blocks[3], blocks[3]]
-    waveform = tf.keras.Input((input_samples,), name="waveform", dtype="float32")
-    x = sinc_stem(waveform, filters, first_conv, freq_mask, FREQ_MASK_WIDTH, seed)
-    e = encoder(x, blocks, "encoder")
-
-    spectral = NodeEmbedding(name="pos_S")(MaxAbs(axis=1, name="max_time")(e))
+def graph_back_end(spectral, temporal, gat_dims, temperatures, pool_ratios):
+    """AASIST's graph half, shared with SSL-AASIST: spectral nodes (with a learned position embedding) and temporal
+    nodes through graph attention and pooling, two heterogeneous stacking branches with a master node each, merged
+    by element-wise max and read out (the ``hidden`` layer: the features before the logit)."""
     spectral = GraphPool(pool_ratios[0], name="pool_S")(
-        GraphAttention(gat_dims[0], temperatures[0], name="GAT_layer_S")(spectral))
+        GraphAttention(gat_dims[0], temperatures[0], name="GAT_layer_S")(NodeEmbedding(name="pos_S")(spectral)))
     temporal = GraphPool(pool_ratios[1], name="pool_T")(
-        GraphAttention(gat_dims[0], temperatures[1], name="GAT_layer_T")(MaxAbs(axis=2, name="max_freq")(e)))
-
+        GraphAttention(gat_dims[0], temperatures[1], name="GAT_layer_T")(temporal))
     branches = []
     for branch in (1, 2):
         master = MasterNode(gat_dims[0], name=f"master{branch}")(temporal)
@@ -68,5 +56,23 @@ def build_aasist(feature_config=None, input_samples: int = 64600, features_input
                          for part, tensor in zip(("T", "S", "master"), summed)])
     merged = [tf.keras.layers.Maximum(name=f"{part}_max")([one, two])
               for part, one, two in zip(("T", "S", "master"), *branches)]
-    hidden = GraphReadout(name="hidden")(merged)
+    return GraphReadout(name="hidden")(merged)
+
+
+def build_aasist(feature_config=None, input_samples: int = 64600, features_input: bool = False,
+                 first_conv: int = AASIST["first_conv"], filts=AASIST["filts"], gat_dims=AASIST["gat_dims"],
+                 pool_ratios=AASIST["pool_ratios"], temperatures=AASIST["temperatures"], freq_mask: bool = False,
+                 seed: int | None = None, dropout: float = 0.5, name: str = "aasist") -> tf.keras.Model:
+    """AASIST on raw 16 kHz waveforms (batch, input_samples); ``feature_config`` is not used (the sinc front end
+    is part of the model). ``freq_mask``: the training-only frequency-mask augmentation, seeded by ``seed``."""
+    if features_input:
+        raise ValueError("aasist reads raw waveforms: set features.where=device (no host features)")
+    filters, *blocks = filts
+    blocks = [blocks[0], blocks[1], blocks[2], blocks[3], blocks[3], blocks[3]]
+    waveform = tf.keras.Input((input_samples,), name="waveform", dtype="float32")
+    x = sinc_stem(waveform, filters, first_conv, freq_mask, FREQ_MASK_WIDTH, seed)
+    e = encoder(x, blocks, "encoder")
+
+    hidden = graph_back_end(MaxAbs(axis=1, name="max_time")(e), MaxAbs(axis=2, name="max_freq")(e), gat_dims,
+                            temperatures, pool_ratios)
     return tf.keras.Model(waveform, logit_head(hidden, dropout), name=name)

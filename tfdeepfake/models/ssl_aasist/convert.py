@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ..aasist.convert import _block, _graph_attention, _hetero_graph_attention, _two_class_to_logit
+from ..aasist.convert import _block, graph_back_end_assignments
 from ..porting import StateDict, assign, batch_norm, conv2d, linear
 
 UNUSED = (r".*num_batches_tracked", r"encoder\.\d+\.0\.bn1\..*", r"ssl_model\..*")
@@ -21,16 +21,7 @@ def backend_assignments(model: tf.keras.Model, state: StateDict) -> list:
     pairs += batch_norm(layer("first_bn1"), state, "first_bn1") + batch_norm(layer("attention_2"), state, "attention.2")
     for index in (0, 3):
         pairs += conv2d(layer(f"attention_{index}"), state, f"attention.{index}", swap_axes=True)
-    pairs += [(layer("pos_S").embedding, state["pos_S"], "pos_S"),
-              (layer("master1").node, state["master1"], "master1"),
-              (layer("master2").node, state["master2"], "master2")]
-    for name in ("GAT_layer_S", "GAT_layer_T"):
-        pairs += _graph_attention(layer(name), state, name)
-    for name in ("HtrgGAT_layer_ST11", "HtrgGAT_layer_ST12", "HtrgGAT_layer_ST21", "HtrgGAT_layer_ST22"):
-        pairs += _hetero_graph_attention(layer(name), state, name)
-    for name in ("pool_S", "pool_T", "pool_hS1", "pool_hT1", "pool_hS2", "pool_hT2"):
-        pairs += linear(layer(name).proj, state, f"{name}.proj")
-    return pairs + _two_class_to_logit(layer("logit"), state, "out_layer")
+    return pairs + graph_back_end_assignments(model, state)
 
 
 def load_backend_state(model: tf.keras.Model, state: StateDict) -> int:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ..aasist.layers import (BN, GraphAttention, GraphPool, GraphReadout, HeteroGraphAttention, MasterNode,
-                             NodeEmbedding, ResidualBlock, register)
+from ..aasist.layers import BN, ResidualBlock, register
+from ..aasist.model import graph_back_end
 from ..common import logit_head
 from ..ssl.classifier import Wav2Vec2Backbone
 
@@ -64,28 +64,9 @@ def ssl_aasist_backend(features, projection: int = SSL_AASIST["projection"], fil
     w = tf.keras.layers.BatchNormalization(name="attention_2", **BN)(tf.keras.layers.Activation("selu")(w))
     w = tf.keras.layers.Conv2D(channels, 1, name="attention_3")(w)
 
-    spectral = NodeEmbedding(name="pos_S")(AttentivePool(axis=1, name="pool_time")([x, w]))
-    spectral = GraphPool(pool_ratios[0], name="pool_S")(
-        GraphAttention(gat_dims[0], temperatures[0], name="GAT_layer_S")(spectral))
-    temporal = GraphPool(pool_ratios[1], name="pool_T")(
-        GraphAttention(gat_dims[0], temperatures[1], name="GAT_layer_T")(AttentivePool(axis=2, name="pool_freq")([x, w])))
-
-    branches = []
-    for branch in (1, 2):
-        master = MasterNode(gat_dims[0], name=f"master{branch}")(temporal)
-        out_t, out_s, master = HeteroGraphAttention(gat_dims[1], temperatures[2],
-                                                    name=f"HtrgGAT_layer_ST{branch}1")([temporal, spectral, master])
-        out_s = GraphPool(pool_ratios[2], name=f"pool_hS{branch}")(out_s)
-        out_t = GraphPool(pool_ratios[2], name=f"pool_hT{branch}")(out_t)
-        aug_t, aug_s, aug_m = HeteroGraphAttention(gat_dims[1], temperatures[2],
-                                                   name=f"HtrgGAT_layer_ST{branch}2")([out_t, out_s, master])
-        summed = [tf.keras.layers.Add(name=f"{part}{branch}_residual")([a, b])
-                  for part, a, b in (("T", out_t, aug_t), ("S", out_s, aug_s), ("master", master, aug_m))]
-        branches.append([tf.keras.layers.Dropout(0.2, name=f"drop_way_{part}{branch}")(tensor)
-                         for part, tensor in zip(("T", "S", "master"), summed)])
-    merged = [tf.keras.layers.Maximum(name=f"{part}_max")([one, two])
-              for part, one, two in zip(("T", "S", "master"), *branches)]
-    return logit_head(GraphReadout(name="hidden")(merged), dropout)
+    hidden = graph_back_end(AttentivePool(axis=1, name="pool_time")([x, w]),
+                            AttentivePool(axis=2, name="pool_freq")([x, w]), gat_dims, temperatures, pool_ratios)
+    return logit_head(hidden, dropout)
 
 
 def build_ssl_aasist_backend(frames: int, channels: int, name: str = "ssl_aasist_backend", **params):
