@@ -99,12 +99,16 @@ class ResidualBlock(tf.keras.layers.Layer):
         self.conv_downsample = tf.keras.layers.Conv2D(filters, (3, 1), name="conv_downsample") if downsample \
             else None
 
-    def call(self, x, training=None):
+    def residual(self, x, training=None):
+        """The block before its pooling: conv-BN-SELU-conv plus the (projected) input."""
         out = self.conv1(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]))
         out = selu(self.bn2(out, training=training))
         out = self.conv2(tf.pad(out, [[0, 0], [1, 1], [0, 0], [0, 0]]))
         identity = self.conv_downsample(tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]])) if self.downsample else x
-        return tf.nn.max_pool2d(out + identity, (3, 1), (3, 1), "VALID")
+        return out + identity
+
+    def call(self, x, training=None):
+        return tf.nn.max_pool2d(self.residual(x, training), (3, 1), (3, 1), "VALID")
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "downsample": self.downsample}

@@ -23,10 +23,7 @@ class UnpooledResidualBlock(ResidualBlock):
     """AASIST's residual block without its final max pooling (SSL-AASIST keeps every frame and bin)."""
 
     def call(self, x, training=None):
-        out = self.conv1(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]))
-        out = tf.nn.selu(self.bn2(out, training=training))
-        out = self.conv2(tf.pad(out, [[0, 0], [1, 1], [0, 0], [0, 0]]))
-        return out + (self.conv_downsample(tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]])) if self.downsample else x)
+        return self.residual(x, training)
 
 
 @register
