@@ -78,3 +78,24 @@ def test_model_calls_are_packed_across_files(detector, tmp_path):
 def test_bad_settings_are_refused(detector):
     with pytest.raises(ValueError, match="batch_windows"):
         list(batch_predictions(detector, [], batch_windows=0))
+
+
+@needs_corpora
+def test_long_recordings_are_scored_streamed_in_their_turn(detector, monkeypatch):
+    """Files longer than LONG_SECONDS are not held whole: Detector.predict streams them, and the rows keep their
+    order and equal the per-file ones."""
+    from tfdeepfake.inference import batch
+
+    seconds = {str(p): sf.info(p).duration for p in CLIPS}
+    monkeypatch.setattr(batch, "LONG_SECONDS", sorted(seconds.values())[1] + 0.01)  # the two longest are long
+    streamed, predict = [], Detector.predict
+    monkeypatch.setattr(Detector, "predict", lambda self, path, **k: streamed.append(str(path)) or
+                        predict(self, path, **k))
+    paths = [str(p) for p in CLIPS]
+    rows = list(batch_predictions(detector, paths, batch_windows=4))
+    monkeypatch.setattr(Detector, "predict", predict)
+    expected = list(detector.predictions(paths))
+    assert [r.source for r in rows] == paths
+    assert sorted(streamed) == sorted(p for p in paths if seconds[p] > batch.LONG_SECONDS) and len(streamed) == 2
+    for got, want in zip(rows, expected):
+        assert got.logit == pytest.approx(want.logit, abs=1e-5)

@@ -25,6 +25,7 @@ from .speech import EnergyTrack, SpeechActivity
 
 DECODE_WORKERS = 2  # decoding threads
 LOOKAHEAD_FILES = 16  # files decoded (or being decoded) ahead of the model
+LONG_SECONDS = 60.0  # longer files are not held whole: Detector.predict streams them in bounded memory
 
 
 @dataclass
@@ -39,12 +40,16 @@ class _DecodedFile:
     missing: int
 
 
-def _decode(detector: Detector, path) -> _DecodedFile:
-    """The file's samples and speech track, read block by block exactly as :meth:`Detector.predict` reads them."""
+def _decode(detector: Detector, path) -> _DecodedFile | None:
+    """The file's samples and speech track, read block by block exactly as :meth:`Detector.predict` reads them;
+    None for a file longer than :data:`LONG_SECONDS`, which is left to the streaming per-file path."""
     rule = detector.input_rule
     energy = EnergyTrack(rule.sample_rate)
     blocks = []
     stream = audio_io.stream_audio(path, target_rate=rule.sample_rate, block_seconds=BLOCK_SECONDS)
+    if stream.info.source_frames > LONG_SECONDS * stream.info.source_rate:
+        stream.close()
+        return None
     try:
         for block in stream:
             energy.add(block)
@@ -109,6 +114,9 @@ def batch_predictions(detector: Detector, paths: Iterable, batch_windows: int | 
             path, future = decoding.popleft()
             try:
                 file = future.result()
+                if file is None:  # a long recording: scored streamed, in its turn
+                    finished.append(detector.predict(path))
+                    continue
             except audio_io.AudioError as error:
                 finished.append(_error_row(detector, path, error))
             else:
