@@ -56,7 +56,9 @@ TINY = {"lcnn": {"width": 0.125, "dropout": 0.0},
                                   "intermediate_size": 32, "conv_dim": [8, 8], "conv_stride": [5, 4],
                                   "conv_kernel": [10, 8], "num_conv_pos_embeddings": 8,
                                   "num_conv_pos_embedding_groups": 2, "mask_time_prob": 0.0},
-                       "dropout": 0.0}}
+                       "dropout": 0.0},
+        "composed": {"frontend": {"name": "features"}, "backend": {"name": "asp_mlp", "attention_dim": 8,
+                                                                   "hidden": [8], "dropout": 0.0}}}
 
 SAMPLES = {"rawgat_st": 64600}  # its node projections fix the input length
 

@@ -134,8 +134,34 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """A registered family (``name``) with its builder's keyword arguments (``params``), or ``name: composed``
+    with a ``frontend`` and a ``backend`` mapping, each a registered ``name`` plus that builder's parameters."""
+
     name: str = "lcnn"
     params: dict = field(default_factory=dict)  # keyword arguments of the registered builder
+    frontend: dict | None = None
+    backend: dict | None = None
+
+    def __post_init__(self):
+        composed = self.name == "composed"
+        if composed and (self.frontend is None or self.backend is None):
+            raise ValueError("name: composed needs both model.frontend and model.backend (mappings with a name)")
+        if not composed and (self.frontend is not None or self.backend is not None):
+            raise ValueError(f"model.frontend / model.backend compose a model: set model.name: composed "
+                             f"(got {self.name!r})")
+
+    def builder_params(self) -> dict:
+        """The keyword arguments of the registry's builder for this model."""
+        if self.name == "composed":
+            return {**self.params, "frontend": self.frontend, "backend": self.backend}
+        return dict(self.params)
+
+    @property
+    def label(self) -> str:
+        """A short name for logs and bundles: the family, or ``<frontend>_<backend>`` for a composed model."""
+        if self.name == "composed":
+            return f"{self.frontend.get('name')}_{self.backend.get('name')}"
+        return self.name
 
 
 @dataclass(frozen=True)

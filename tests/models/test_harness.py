@@ -28,7 +28,7 @@ WAV2VEC2 = {"backbone": "wav2vec2", "checkpoint": str(ROOT / "tests" / "fixtures
             "dropout": 0.0}
 CASES = [(name, host) for name in sorted(BUILDERS) for host in (False, True)] + [("ssl-wav2vec2", False),
                                                                                   ("triplet-lcnn", False)]
-FRONT_END = ("lcnn", "resnet", "efficientnet", "conformer", "contextnet", "triplet-lcnn")  # the rest read waves
+FRONT_END = ("lcnn", "resnet", "efficientnet", "conformer", "contextnet", "composed", "triplet-lcnn")  # the rest read waves
 TOLERANCE = 1e-5
 
 RELOAD = textwrap.dedent("""

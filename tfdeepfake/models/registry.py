@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 
 from .aasist import build_aasist
+from .composed import build_composed
 from .conformer import build_conformer, build_contextnet
 from .efficientnet import build_efficientnet
 from .lcnn import build_lcnn
@@ -14,7 +15,8 @@ from .ssl_aasist import build_ssl_aasist
 
 BUILDERS = {"lcnn": build_lcnn, "resnet": build_resnet, "efficientnet": build_efficientnet,
             "conformer": build_conformer, "contextnet": build_contextnet, "ssl": build_ssl_classifier,
-            "aasist": build_aasist, "rawgat_st": build_rawgat_st, "ssl_aasist": build_ssl_aasist}
+            "aasist": build_aasist, "rawgat_st": build_rawgat_st, "ssl_aasist": build_ssl_aasist,
+            "composed": build_composed}
 
 
 def build_model(name: str, feature_config, input_samples: int, features_input: bool = False, **params):

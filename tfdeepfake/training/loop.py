@@ -90,7 +90,7 @@ def run(config: ExperimentConfig) -> dict:
         raise ConfigError(f"data.batch_size: the global batch {batch_size} is larger than the training set")
     with strategy.scope():
         model = build_model(config.model.name, config.features, data.crop_samples,
-                            features_input=host_features is not None, **config.model.params)
+                            features_input=host_features is not None, **config.model.builder_params())
         if paired:
             from ..models.triplet import TripletModel
 
@@ -99,7 +99,7 @@ def run(config: ExperimentConfig) -> dict:
         compile_model(model, train_cfg, train_cfg.learning_rate, steps, train_cfg.epochs)
     weights = None if data.balanced or not train_cfg.class_weighting else \
         class_weights(manifest, data.train_splits, data.train_folds)
-    print(f"{config.model.name}: {getattr(model, 'base', model).count_params():,} parameters; strategy {type(strategy).__name__} "
+    print(f"{config.model.label}: {getattr(model, 'base', model).count_params():,} parameters; strategy {type(strategy).__name__} "
           f"({strategy.num_replicas_in_sync} replicas, global batch {batch_size}), precision {policy}; "
           f"{steps} steps/epoch", file=sys.stderr)
 
@@ -141,7 +141,7 @@ def finish(config: ExperimentConfig, model: tf.keras.Model, host_features, histo
     base = dict(tfrecords=data.tfrecords, crop_samples=data.crop_samples,
                 batch_size=data.eval_batch_size or data.batch_size,
                 sample_rate=data.sample_rate)
-    results = {"model": config.model.name, "parameters": int(model.count_params()), "seed": config.train.seed,
+    results = {"model": config.model.label, "parameters": int(model.count_params()), "seed": config.train.seed,
                "epochs_run": len(history.get("loss", [])),
                "dev_eer_per_epoch": [float(v) for v in history.get("dev_eer", [])]}
     dev_scores = evaluate.score_dataset(model, eval_dataset(InputConfig(splits=data.dev_splits, folds=data.dev_folds,

@@ -87,8 +87,8 @@ def write_run_bundle(config: ExperimentConfig, model: tf.keras.Model, dev_scores
                           "the Detector scores every window of a clip, so its scores differ on longer clips.",)
     checkpoint = os.path.join(run_dir, "checkpoints", "best.weights.h5")
     bundle = bundles.Bundle(
-        model_id=f"{config.model.name}-{os.path.basename(os.path.normpath(run_dir))}",
-        name=f"{config.model.name} trained in {run_dir}", architecture=config.model.name,
+        model_id=f"{config.model.label}-{os.path.basename(os.path.normpath(run_dir))}",
+        name=f"{config.model.label} trained in {run_dir}", architecture=config.model.label,
         input=bundles.InputRule(data.sample_rate, data.crop_samples, data.eval_windows_hop),
         calibration=calibration, threshold=threshold, training=training_summary(config, manifest),
         metrics=measured, failure_modes=failure_modes,

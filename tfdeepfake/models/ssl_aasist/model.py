@@ -1,4 +1,4 @@
-"""SSL-AASIST's back-end on any (batch, frames, channels) features, and the whole model on a Wav2Vec2 front-end.
+"""SSL-AASIST's back-end on any (batch, frames, channels) features, and the whole model on our wav2vec 2.0 front-end.
 
 Back-end (official ``model.py`` of TakHemlata/SSL_Anti-spoofing): Linear channels → 128, the (frames, 128) map
 max-pooled 3 × 3, BatchNorm + SELU, six residual blocks without pooling, BatchNorm + SELU, a 1 × 1 conv attention
@@ -12,7 +12,7 @@ import tensorflow as tf
 from ..aasist.layers import BN, ResidualBlock, register
 from ..aasist.model import graph_back_end
 from ..common import logit_head
-from ..ssl.classifier import Wav2Vec2Backbone
+from ..frontends import ssl_frontend
 
 SSL_AASIST = dict(projection=128, filts=((1, 32), (32, 32), (32, 64), (64, 64)), gat_dims=(64, 32),
                   pool_ratios=(0.5, 0.5, 0.5, 0.5), temperatures=(2.0, 2.0, 100.0, 100.0))
@@ -73,14 +73,19 @@ def build_ssl_aasist_backend(frames: int, channels: int, name: str = "ssl_aasist
 
 
 def build_ssl_aasist(feature_config=None, input_samples: int = 64600, features_input: bool = False,
-                     checkpoint: str | None = None, config: dict | None = None, dropout: float = 0.5,
-                     name: str = "ssl_aasist", **backend):
-    """SSL-AASIST on raw 16 kHz waveforms: a Wav2Vec2 / XLS-R front-end (``checkpoint``: a local Hugging Face
-    folder; ``config``: a Wav2Vec2Config dict for random weights) whose last hidden state feeds the back-end.
-    ``feature_config`` is unused (the front-end reads the waveform); ``backend``: :func:`ssl_aasist_backend`'s
-    architecture parameters."""
+                     checkpoint: str | None = None, architecture: str | None = None, config: dict | None = None,
+                     trainable_layers: int = -1, projection: int = SSL_AASIST["projection"], filts=SSL_AASIST["filts"],
+                     gat_dims=SSL_AASIST["gat_dims"], pool_ratios=SSL_AASIST["pool_ratios"],
+                     temperatures=SSL_AASIST["temperatures"], dropout: float = 0.5, name: str = "ssl_aasist"):
+    """SSL-AASIST on raw 16 kHz waveforms: the last hidden state of our wav2vec 2.0 / XLS-R front-end (the
+    ``ssl_frontend`` layer; ``checkpoint``: a Hugging Face folder or fairseq .pt, ``architecture``: a published
+    backbone's name, ``config``: Wav2Vec2Config fields, the last two with random weights) under the back-end,
+    fine-tuned whole by default as in the official recipe. ``feature_config`` is unused; the rest are
+    :func:`ssl_aasist_backend`'s."""
     if features_input:
         raise ValueError("ssl_aasist reads raw waveforms: set features.where=device (no host features)")
     waveform = tf.keras.Input((input_samples,), name="waveform", dtype="float32")
-    hidden = Wav2Vec2Backbone(checkpoint, config=config, name="backbone")(waveform)["last_hidden_state"]
-    return tf.keras.Model(waveform, ssl_aasist_backend(hidden, dropout=dropout, **backend), name=name)
+    hidden = ssl_frontend(waveform, feature_config, features_input, checkpoint=checkpoint, architecture=architecture,
+                          config=config, layer=-1, trainable_layers=trainable_layers)
+    logit = ssl_aasist_backend(hidden, projection, filts, gat_dims, pool_ratios, temperatures, dropout)
+    return tf.keras.Model(waveform, logit, name=name)
