@@ -1,0 +1,67 @@
+"""The official Nes2Net-X state dict (Liu-Tianchi/Nes2Net_ASVspoof_ITW ``wav2vec2_Nes2Net_no_Res_w_allT``, the
+back-end under ``Nested_Res2Net_TDNN.``) → our back-end layers, without torch. The front-end's ``ssl_model.*``
+keys are left to the front-end's loader. The official 1 × 1 Conv1d weights (out, in, 1) become Dense kernels;
+the weighted-sum parameters (1, 1, 1, slots) become vectors; the two-class ``fc`` becomes one logit.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from ...errors import CheckpointError
+from ..aasist.convert import _two_class_to_logit
+from ..porting import StateDict, assign, batch_norm, conv2d
+
+PREFIX = "Nested_Res2Net_TDNN."
+UNUSED = (r".*num_batches_tracked", r"ssl_model\..*")
+
+
+def _pointwise(layer, state: StateDict, name: str) -> list:
+    """A torch Conv1d with kernel size 1 onto a Dense; any other shape goes through untouched, so the shape
+    check of :func:`assign` names the tensor."""
+    weight = state[f"{name}.weight"]
+    kernel = weight[:, :, 0].T if weight.ndim == 3 and weight.shape[2] == 1 else weight
+    return [(layer.kernel, kernel, f"{name}.weight"), (layer.bias, state[f"{name}.bias"], f"{name}.bias")]
+
+
+def _slot_weights(variable, state: StateDict, name: str) -> tuple:
+    value = state[name]
+    return variable, value.reshape(-1) if value.shape[:3] == (1, 1, 1) else value, name
+
+
+def _bottle2neck(block, state: StateDict, name: str) -> list:
+    pairs = _pointwise(block.conv1, state, f"{name}.conv1") + batch_norm(block.bn1, state, f"{name}.bn1")
+    for i, (conv, bn, weights) in enumerate(zip(block.convs, block.bns, block.weighted_sum)):
+        pairs += conv2d(conv, state, f"{name}.convs.{i}") + batch_norm(bn, state, f"{name}.bns.{i}")
+        pairs.append(_slot_weights(weights, state, f"{name}.weighted_sum.{i}"))
+    pairs += _pointwise(block.conv3, state, f"{name}.conv3") + batch_norm(block.bn3, state, f"{name}.bn3")
+    return pairs + _pointwise(block.se.squeeze, state, f"{name}.se.se.1") + _pointwise(
+        block.se.excite, state, f"{name}.se.se.3")
+
+
+def backend_assignments(model: tf.keras.Model, state: StateDict, prefix: str = PREFIX) -> list:
+    """(variable, value, key) pairs for every layer of a model built by nes2net_x_backend."""
+    pairs = []
+    blocks = sorted((layer for layer in model.layers if layer.name.startswith("Build_in_Res2Nets_")),
+                    key=lambda layer: int(layer.name.rsplit("_", 1)[1]))
+    for i, block in enumerate(blocks):
+        pairs += _bottle2neck(block, state, f"{prefix}Build_in_Res2Nets.{i}")
+        pairs += batch_norm(model.get_layer(f"bns_{i}"), state, f"{prefix}bns.{i}")
+    pairs += batch_norm(model.get_layer("bn"), state, f"{prefix}bn")
+    pooling = model.get_layer("pooling")
+    if hasattr(pooling, "linear1"):  # ASTP
+        pairs += _pointwise(pooling.linear1, state, f"{prefix}pooling.linear1")
+        pairs += _pointwise(pooling.linear2, state, f"{prefix}pooling.linear2")
+    rows = state[f"{prefix}fc.weight"].shape[0]
+    if rows != 2:
+        raise CheckpointError(f"{state.path}: tensor '{prefix}fc.weight' has {rows} output rows; only the "
+                              "official two-class output [spoof, bona fide] becomes the logit")
+    return pairs + _two_class_to_logit(model.get_layer("logit"), state, f"{prefix}fc")
+
+
+def load_backend_state(model: tf.keras.Model, state: StateDict, prefix: str = PREFIX) -> int:
+    """Fill the Nes2Net-X back-end of ``model`` from an official state dict already read; every back-end tensor
+    must be used (``ssl_model.*`` and BatchNorm step counters are ignored) and fit before anything is written.
+    Returns the number of values assigned."""
+    pairs = backend_assignments(model, state, prefix)
+    state.check_all_used(UNUSED)
+    return assign(pairs, state.path)
