@@ -114,3 +114,19 @@ def test_only_the_features_frontend_takes_host_features():
     with pytest.raises(ValueError, match="reads raw waveforms"):
         build_model("composed", FEATURES, 4000, features_input=True, frontend={"name": "sinc"},
                     backend={"name": "mean_pool"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("front,back", [("ssl", "asp_mlp"), ("features", "mean_pool")])  # ssl × aasist: ssl_aasist tests
+def test_pairs_train_a_compiled_step_in_mixed_bfloat16(front, back):
+    """The TPU proxy: one XLA-compiled step under the mixed bfloat16 policy, the logit still float32."""
+    tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = composed(front, back)
+        model.compile(tf.keras.optimizers.Adam(1e-3), tf.keras.losses.BinaryCrossentropy(from_logits=True),
+                      jit_compile=True)
+        waves, labels = toy_batch(4000, batch=2)
+        loss = model.fit(waves, labels[:, None], epochs=1, verbose=0).history["loss"][0]
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(loss) and model.output.dtype == tf.float32
