@@ -1,6 +1,7 @@
 """Back-ends: frame features (batch, frames, channels) from any front-end → one bona fide logit (batch, 1).
 
 - ``aasist``: SSL-AASIST's back-end (Tak et al. 2022): projection, residual encoder, graph attention.
+- ``nes2net_x``: Nes2Net-X (Liu et al. 2025), nested Res2Net blocks, mean or attentive statistics pooling.
 - ``asp_mlp``: attentive statistics pooling (Okabe et al. 2018) then an MLP.
 - ``mean_pool``: the mean over frames then the logit (the ``ssl`` classifier's head).
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from .common import logit_head
+from .nes2net.model import nes2net_x_backend
 from .ssl_aasist.model import ssl_aasist_backend
 
 register = tf.keras.utils.register_keras_serializable(package="tfdeepfake.backends")
@@ -55,4 +57,4 @@ def mean_pool_backend(features, dropout: float = 0.1):
     return logit_head(tf.keras.layers.GlobalAveragePooling1D(name="mean_pool")(features), dropout)
 
 
-BACKENDS = {"aasist": ssl_aasist_backend, "asp_mlp": asp_mlp_backend, "mean_pool": mean_pool_backend}
+BACKENDS = {"aasist": ssl_aasist_backend, "nes2net_x": nes2net_x_backend, "asp_mlp": asp_mlp_backend, "mean_pool": mean_pool_backend}
