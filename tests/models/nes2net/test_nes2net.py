@@ -35,6 +35,18 @@ def test_backend_matches_official_pytorch(pool_func):
     assert assigned == values - (fc_inputs + 1) == model.count_params()  # two output rows → one logit
 
 
+def test_one_output_head_is_copied_as_the_logit():
+    """The singing-voice recipe's one-output fc (the bona fide logit) loads as it is: here the speech fixture's
+    two rows folded into one (bona fide minus spoof) by hand must give the official difference."""
+    model, state, outputs = official()
+    weight, bias = state.tensors["Nested_Res2Net_TDNN.fc.weight"], state.tensors["Nested_Res2Net_TDNN.fc.bias"]
+    state.tensors["Nested_Res2Net_TDNN.fc.weight"] = weight[1:] - weight[:1]
+    state.tensors["Nested_Res2Net_TDNN.fc.bias"] = bias[1:] - bias[:1]
+    load_backend_state(model, state)
+    expected = outputs["logits_mean"][:, 1] - outputs["logits_mean"][:, 0]
+    np.testing.assert_allclose(model(outputs["features"], training=False).numpy()[:, 0], expected, atol=1e-4)
+
+
 def test_backend_takes_any_frame_count():
     """Frames None: the loaded model scores a shorter clip as a fixed-length build of the same weights does."""
     model, state, outputs = official()

@@ -1,7 +1,8 @@
 """The official Nes2Net-X state dict (Liu-Tianchi/Nes2Net_ASVspoof_ITW ``wav2vec2_Nes2Net_no_Res_w_allT``, the
-back-end under ``Nested_Res2Net_TDNN.``) → our back-end layers, without torch. The front-end's ``ssl_model.*``
-keys are left to the front-end's loader. The official 1 × 1 Conv1d weights (out, in, 1) become Dense kernels;
-the weighted-sum parameters (1, 1, 1, slots) become vectors; the two-class ``fc`` becomes one logit.
+back-end under ``Nested_Res2Net_TDNN.``; the singing-voice repository Liu-Tianchi/Nes2Net uses the same names) →
+our back-end layers, without torch. The front-end's ``ssl_model.*`` keys are left to the front-end's loader. The
+official 1 × 1 Conv1d weights (out, in, 1) become Dense kernels, the weighted-sum parameters (1, 1, 1, slots)
+vectors, and ``fc`` the one logit.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import tensorflow as tf
 
 from ...errors import CheckpointError
 from ..aasist.convert import _two_class_to_logit
-from ..porting import StateDict, assign, batch_norm, conv2d
+from ..porting import StateDict, assign, batch_norm, conv2d, linear
 
 PREFIX = "Nested_Res2Net_TDNN."
 UNUSED = (r".*num_batches_tracked", r"ssl_model\..*")
@@ -51,11 +52,20 @@ def backend_assignments(model: tf.keras.Model, state: StateDict, prefix: str = P
     if hasattr(pooling, "linear1"):  # ASTP
         pairs += _pointwise(pooling.linear1, state, f"{prefix}pooling.linear1")
         pairs += _pointwise(pooling.linear2, state, f"{prefix}pooling.linear2")
-    rows = state[f"{prefix}fc.weight"].shape[0]
-    if rows != 2:
-        raise CheckpointError(f"{state.path}: tensor '{prefix}fc.weight' has {rows} output rows; only the "
-                              "official two-class output [spoof, bona fide] becomes the logit")
-    return pairs + _two_class_to_logit(model.get_layer("logit"), state, f"{prefix}fc")
+    return pairs + _logit(model.get_layer("logit"), state, f"{prefix}fc")
+
+
+def _logit(layer, state: StateDict, name: str) -> list:
+    """The speech recipe's two-class ``fc`` [spoof, bona fide] as bona fide minus spoof; the singing-voice
+    recipe's (Liu-Tianchi/Nes2Net, CtrSVDD) one-output ``fc`` is already the bona fide logit (label 1 = bona
+    fide under a BCE-with-logits loss) and is copied."""
+    rows = state[f"{name}.weight"].shape[0]
+    if rows == 1:
+        return linear(layer, state, name)
+    if rows == 2:
+        return _two_class_to_logit(layer, state, name)
+    raise CheckpointError(f"{state.path}: tensor '{name}.weight' has {rows} output rows; the official heads "
+                          "have 2 (speech: spoof, bona fide) or 1 (singing voice: the bona fide logit)")
 
 
 def load_backend_state(model: tf.keras.Model, state: StateDict, prefix: str = PREFIX) -> int:
