@@ -8,7 +8,8 @@ from helpers import TINY, toy_batch
 from tfdeepfake.config import ConfigError, load_config
 from tfdeepfake.features import FeatureConfig
 from tfdeepfake.models import build_model
-from tfdeepfake.models.backends import BACKENDS, AttentiveStatisticsPooling
+from tfdeepfake.models.backends import BACKENDS
+from tfdeepfake.models.common import AttentiveStatsPool
 from tfdeepfake.models.frontends import FRONTENDS
 
 TINY_SSL = TINY["ssl_aasist"]["config"]
@@ -64,9 +65,10 @@ def test_ssl_aasist_is_the_ssl_by_aasist_composition():
 
 def test_attentive_statistics_pooling_is_the_weighted_mean_and_deviation():
     frames = np.random.default_rng(1).standard_normal((2, 7, 3)).astype("float32")
-    layer = AttentiveStatisticsPooling(4)
+    layer = AttentiveStatsPool(4)
     pooled = layer(frames).numpy()
-    scores = np.tanh(frames @ layer.hidden.kernel.numpy() + layer.hidden.bias.numpy()) @ layer.score.kernel.numpy()
+    hidden = np.tanh(frames @ layer.linear1.kernel.numpy() + layer.linear1.bias.numpy())
+    scores = hidden @ layer.linear2.kernel.numpy() + layer.linear2.bias.numpy()  # one weight per frame and channel
     weights = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
     mean = (weights * frames).sum(axis=1)
     deviation = np.sqrt((weights * (frames - mean[:, None]) ** 2).sum(axis=1))
@@ -130,3 +132,15 @@ def test_pairs_train_a_compiled_step_in_mixed_bfloat16(front, back):
     finally:
         tf.keras.mixed_precision.set_global_policy("float32")
     assert np.isfinite(loss) and model.output.dtype == tf.float32
+
+
+def test_the_nes2net_x_recipe_composes_the_official_backend_on_xls_r():
+    """The shipped recipe with its XLS-R checkpoint swapped for a tiny random front-end (wide enough for the
+    official 8 × 8 nesting) builds and scores; the rest is the official recipe."""
+    tiny = dict(TINY_SSL, hidden_size=64)
+    config = load_config("nes2net_x", ["model.frontend.checkpoint=null", f"model.frontend.config={tiny}"])
+    assert config.model.backend == {"name": "nes2net_x", "Nes_ratio": [8, 8], "SE_ratio": 1, "dilation": 2,
+                                    "pool_func": "mean"}
+    assert (config.data.batch_size, config.train.learning_rate, config.train.seed) == (12, 2.5e-7, 12345)
+    model = build_model(config.model.name, FEATURES, 4000, **config.model.builder_params())
+    assert model.name == "ssl_nes2net_x" and model(toy_batch(4000, batch=2)[0]).shape == (2, 1)

@@ -109,31 +109,3 @@ class Bottle2neck(tf.keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "planes": self.planes, "kernel_size": self.kernel_size,
                 "dilation": self.dilation, "scale": self.scale, "se_ratio": self.se_ratio}
-
-
-@register
-class AttentiveStatsPool(tf.keras.layers.Layer):
-    """Channel- and frame-dependent attentive statistics pooling (ECAPA-TDNN's ASTP, Nes2Net-X's ``pool_func
-    'ASTP'``): per-channel softmax weights over frames from ``W2 tanh(W1 x)``, then the weighted mean and standard
-    deviation, (batch, frames, channels) → (batch, 2 channels). The statistics are taken in float32 (the variance
-    is a difference of two sums), also under mixed precision."""
-
-    def __init__(self, bottleneck: int = 128, **kwargs):
-        super().__init__(**kwargs)
-        self.bottleneck = bottleneck
-        self.linear1 = tf.keras.layers.Dense(bottleneck, activation="tanh", name="linear1")
-
-    def build(self, input_shape):
-        self.linear2 = tf.keras.layers.Dense(input_shape[-1], name="linear2")
-        super().build(input_shape)
-
-    def call(self, x):
-        alpha = tf.nn.softmax(tf.cast(self.linear2(self.linear1(x)), tf.float32), axis=1)
-        x = tf.cast(x, tf.float32)
-        mean = tf.reduce_sum(alpha * x, axis=1)
-        variance = tf.reduce_sum(alpha * tf.square(x), axis=1) - tf.square(mean)
-        stats = tf.concat([mean, tf.sqrt(tf.maximum(variance, 1e-10))], axis=-1)
-        return tf.cast(stats, self.compute_dtype)
-
-    def get_config(self):
-        return {**super().get_config(), "bottleneck": self.bottleneck}

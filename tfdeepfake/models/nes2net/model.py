@@ -15,8 +15,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from ..aasist.layers import BN
-from ..common import logit_head
-from .layers import AttentiveStatsPool, Bottle2neck, ChannelSplit
+from ..common import AttentiveStatsPool, logit_head
+from .layers import Bottle2neck, ChannelSplit
 
 # official defaults (main.py of Liu-Tianchi/Nes2Net_ASVspoof_ITW and the README's training command)
 NES2NET_X = dict(Nes_ratio=(8, 8), SE_ratio=1, dilation=2, pool_func="mean")
