@@ -3,12 +3,17 @@
 - ``read_torch_checkpoint``: a PyTorch ``.pth`` is a zip holding a pickle plus one raw file per tensor storage.
   We unpickle it with a restricted unpickler that knows only the tensor-rebuild globals and refuses anything
   else with an error naming the global, so loading a checkpoint can never execute code.
+- ``read_torch_pickle``: the whole pickled object of such a file. A training checkpoint that carries its
+  configuration (argparse Namespace, omegaconf DictConfig, enum members, ...) is read with those classes replaced
+  by inert :class:`PickledRecord` s that only collect their pickled state: nothing of theirs is imported or run.
 - ``read_safetensors``: the safetensors format (no code by design).
 - ``StateDict`` + ``assign``: name → variable assignment with shape checks; every key of the checkpoint must be
   used or explicitly ignored, so a checkpoint of another architecture cannot load half-way.
 """
 from __future__ import annotations
 
+import _compat_pickle
+import builtins
 import collections
 import io
 import pickle
@@ -65,19 +70,87 @@ _ALLOWED = {
 }
 
 
+class PickledRecord:
+    """An inert stand-in for an instance of a configuration class in a pickle (``global_name``): it keeps what
+    the pickle gives it (constructor ``args``, ``state``, ``items`` / ``list`` for SETITEMS / APPENDS) and runs
+    nothing. The class itself is the stand-in for a referenced type (an omegaconf ``ref_type``, an enum class)."""
+
+    global_name = ""
+
+    def __new__(cls, *args, **kwargs):
+        record = object.__new__(cls)
+        record.args, record.kwargs, record.state, record.items, record.list = args, kwargs, None, {}, []
+        return record
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __setitem__(self, key, value):
+        self.items[key] = value
+
+    def append(self, value):
+        self.list.append(value)
+
+    def extend(self, values):
+        self.list.extend(values)
+
+    def __repr__(self):
+        return f"<record {self.global_name} args={self.args!r} state={self.state!r}>"
+
+
+# pickled configuration kinds read as records: module -> names (None: any global of the package)
+CONFIG_RECORDS = {
+    "argparse": {"Namespace"}, "collections": {"defaultdict"}, "enum": None, "typing": None, "omegaconf": None,
+    "operator": {"getitem"}, "_operator": {"getitem"}, "_codecs": {"encode"},  # typing aliases, bytes in protocol 2
+    "numpy": {"dtype"}, "numpy.core.multiarray": {"scalar"}, "numpy._core.multiarray": {"scalar"},
+}
+# builtins whose call cannot do harm (containers, the plain types an omegaconf node names as its ref_type)
+_SAFE_BUILTINS = {name: getattr(builtins, name) for name in ("set", "frozenset", "list", "dict", "tuple", "int",
+                                                             "float", "str", "bool")}
+
+
+def _record_type(module: str, name: str) -> type:
+    return type(name, (PickledRecord,), {"global_name": f"{module}.{name}", "__module__": __name__})
+
+
+def _is_config_global(module: str, name: str, config_modules: tuple) -> bool:
+    """Whether ``module.name`` is a configuration kind: a listed name of its module, or any global of a listed
+    package (``None``) or of ``config_modules``, submodules included."""
+    for package, names in (*CONFIG_RECORDS.items(), *((m, None) for m in config_modules)):
+        if names is None and (module == package or module.startswith(package + ".")):
+            return True
+        if names is not None and module == package and name in names:
+            return True
+    return False
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, archive: zipfile.ZipFile, root: str, path: str):
+    def __init__(self, data: bytes, archive: zipfile.ZipFile, root: str, path: str, records: bool,
+                 config_modules: tuple):
         super().__init__(io.BytesIO(data))
         self.archive, self.root, self.path = archive, root, path
+        self.records, self.config_modules = records, config_modules
         self.storages: dict[str, np.ndarray] = {}
+        self.record_types: dict[tuple, type] = {}
 
     def find_class(self, module, name):
+        if (module, name) in _compat_pickle.NAME_MAPPING:  # protocol 2 names Python 2 builtins (long, unicode)
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         if (module, name) in _ALLOWED:
             return _ALLOWED[(module, name)]
         if module == "torch" and (name in _STORAGE_DTYPES or name == "BFloat16Storage"):
             return _StorageType(name)
+        if self.records and module == "builtins" and name in _SAFE_BUILTINS:
+            return _SAFE_BUILTINS[name]
+        if self.records and _is_config_global(module, name, self.config_modules):
+            return self.record_types.setdefault((module, name), _record_type(module, name))
+        kind = "a tensor-rebuild function or configuration class" if self.records else "a tensor-rebuild function"
         raise CheckpointError(f"{self.path}: refused to load: the pickle asks for the global {module}.{name}, "
-                              "which is not a tensor-rebuild function (a checkpoint must hold tensors only)")
+                              f"which is not {kind} (a checkpoint must hold tensors and settings only)")
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"
@@ -97,11 +170,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return self.storages[key]
 
 
-def read_torch_checkpoint(path: str) -> dict[str, np.ndarray]:
-    """The flat ``{name: numpy array}`` state dict of a zip-format PyTorch checkpoint, never executing code.
+def read_torch_pickle(path: str, records: bool = False, config_modules: tuple = ()):
+    """The object pickled in a zip-format PyTorch file, tensors as numpy arrays, never executing code.
 
-    A checkpoint that wraps its state dict (``{"model": {...}}``, ``{"state_dict": {...}}``) is unwrapped, and a
-    ``module.`` prefix left by DataParallel is removed.
+    Only tensor-rebuild globals are known; with ``records`` also the configuration kinds of ``CONFIG_RECORDS``
+    and any global under ``config_modules`` (e.g. ``("fairseq",)``), as inert :class:`PickledRecord` s, and the
+    harmless builtin containers and types. Any other global is refused with a CheckpointError naming it.
     """
     try:
         archive = zipfile.ZipFile(path)
@@ -117,11 +191,21 @@ def read_torch_checkpoint(path: str) -> dict[str, np.ndarray]:
         if byteorder in archive.namelist() and archive.read(byteorder).strip() != b"little":
             raise CheckpointError(f"{path}: big-endian checkpoints are not supported")
         try:
-            state = _RestrictedUnpickler(archive.read(pickles[0]), archive, root, path).load()
+            return _RestrictedUnpickler(archive.read(pickles[0]), archive, root, path, records,
+                                        config_modules).load()
         except CheckpointError:
             raise
         except Exception as error:  # truncated or corrupt pickle
             raise CheckpointError(f"{path}: corrupt checkpoint pickle ({type(error).__name__}: {error})") from error
+
+
+def read_torch_checkpoint(path: str) -> dict[str, np.ndarray]:
+    """The flat ``{name: numpy array}`` state dict of a zip-format PyTorch checkpoint, never executing code.
+
+    A checkpoint that wraps its state dict (``{"model": {...}}``, ``{"state_dict": {...}}``) is unwrapped, and a
+    ``module.`` prefix left by DataParallel is removed.
+    """
+    state = read_torch_pickle(path)
     for wrapper in ("state_dict", "model", "model_state_dict"):
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
@@ -160,6 +244,10 @@ class StateDict:
 
     def __contains__(self, name: str) -> bool:
         return name in self.tensors
+
+    def source_name(self, name: str) -> str:
+        """How the file names the tensor that ``state[name]`` reads (the same name here; see FairseqState)."""
+        return name
 
     def __iter__(self):
         return iter(self.tensors)

@@ -1,8 +1,9 @@
-"""Load Hugging Face speech checkpoints into TensorFlow without torch.
+"""Load Hugging Face and fairseq speech checkpoints into TensorFlow without torch.
 
-- WavLM (no TF class in transformers): ``config.json`` + ``model.safetensors`` (or ``pytorch_model.bin``, read by
-  the restricted unpickler of :mod:`tfdeepfake.models.porting`: no torch, no code run) mapped onto
-  :mod:`tfdeepfake.models.ssl.wavlm`.
+- WavLM / wav2vec 2.0 / HuBERT: ``config.json`` + ``model.safetensors`` (or ``pytorch_model.bin``, read by the
+  restricted unpickler of :mod:`tfdeepfake.models.porting`: no torch, no code run) mapped onto
+  :mod:`tfdeepfake.models.ssl.wavlm`; a fairseq ``.pt`` file (:mod:`tfdeepfake.models.ssl.fairseq`) through the
+  same mapping.
 - Wav2Vec2: transformers' own TF classes, which read PyTorch safetensors without torch (4.54.1).
 A local folder always works; a hub name is downloaded first into the one cache (users with internet).
 """
@@ -17,6 +18,7 @@ import tensorflow as tf
 from ...errors import CheckpointError
 from ..porting import StateDict, assign, layer_norm, linear, read_safetensors, read_torch_checkpoint
 from ...weights import hub_snapshot
+from .fairseq import FairseqState, read_fairseq_checkpoint
 from .wavlm import WavLMConfig, WavLMForXVector, WavLMModel
 
 WEIGHTS = "model.safetensors"
@@ -106,7 +108,10 @@ def xvector_assignments(model: WavLMForXVector, state: dict) -> list:
 
 
 def read_backbone_checkpoint(path_or_name: str) -> tuple[WavLMConfig, StateDict]:
-    """(architecture, tensors) of a WavLM / wav2vec 2.0 / HuBERT Hugging Face folder or hub name."""
+    """(architecture, tensors) of a WavLM / wav2vec 2.0 / HuBERT Hugging Face folder or hub name, or of a fairseq
+    wav2vec 2.0 / XLS-R / HuBERT ``.pt`` file."""
+    if os.path.isfile(path_or_name) or path_or_name.endswith(".pt"):
+        return read_fairseq_checkpoint(path_or_name)
     config_dict, state = read_checkpoint(hub_snapshot(path_or_name, REQUIRED))
     try:
         return WavLMConfig.from_dict(config_dict), state
@@ -114,16 +119,28 @@ def read_backbone_checkpoint(path_or_name: str) -> tuple[WavLMConfig, StateDict]
         raise CheckpointError(f"{path_or_name}: config.json: {error}") from error
 
 
-def fill_backbone(model: WavLMModel, state: StateDict) -> None:
-    """Assign a checkpoint's backbone tensors (bare, or under a task model's ``wavlm.`` / ``wav2vec2.`` /
-    ``hubert.`` prefix) to a built ``model``; every tensor is shape-checked before any is assigned."""
+def backbone_assignments(model: WavLMModel, state: StateDict) -> list:
+    """(variable, value, name in the file) of a checkpoint's backbone tensors: bare, or under a task model's
+    ``wavlm.`` / ``wav2vec2.`` / ``hubert.`` prefix."""
     family = model.config.model_type
     prefix = f"{family}." if any(k.startswith(f"{family}.") for k in state) else ""
-    assign(wavlm_assignments(model, state, prefix), state.path)
+    return [(variable, value, state.source_name(name))
+            for variable, value, name in wavlm_assignments(model, state, prefix)]
+
+
+def fill_backbone(model: WavLMModel, state: StateDict) -> None:
+    """Assign a checkpoint's backbone tensors to a built ``model``; every tensor is shape-checked before any is
+    assigned. A Hugging Face task model's head is left alone; a fairseq file must be used whole but for its
+    pretraining-only tensors."""
+    pairs = backbone_assignments(model, state)
+    if isinstance(state, FairseqState):
+        state.check_all_used()
+    assign(pairs, state.path)
 
 
 def load_ssl_backbone(path_or_name: str, name: str = "ssl_backbone") -> WavLMModel:
-    """A WavLM, wav2vec 2.0 or HuBERT backbone (the config.json's ``model_type``) with its checkpoint's weights."""
+    """A WavLM, wav2vec 2.0 or HuBERT backbone (the config.json's ``model_type``, or a fairseq ``.pt`` file's
+    model) with its checkpoint's weights."""
     config, state = read_backbone_checkpoint(path_or_name)
     model = WavLMModel(config, name=name)
     model(tf.zeros([1, 16000]))
