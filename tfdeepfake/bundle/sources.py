@@ -1,4 +1,5 @@
-"""Bundles made from pretrained weights: a preset, or an official AASIST / RawGAT-ST checkpoint of the user's."""
+"""Bundles made from pretrained weights: a preset, or an official AASIST / RawGAT-ST / SSL-AASIST checkpoint of the
+user's."""
 from __future__ import annotations
 
 import json
@@ -61,18 +62,37 @@ def official_model_config(path: str) -> dict:
     return config.get("model_config") or config.get("model") or config
 
 
-def bundle_from_checkpoint(checkpoint: str, config_path: str, out_dir: str, name: str | None = None) -> Bundle:
-    """Write the bundle of ``checkpoint`` (an official .pth) built as ``config_path`` describes; returns it."""
+def _official_model(checkpoint: str, config_path: str | None):
+    """(architecture, input samples, builder parameters, filled model) of an official checkpoint: AASIST /
+    RawGAT-ST built as their ``config_path`` describes, SSL-AASIST (no config file) as its tensors describe."""
     import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 
     from ..features import FeatureConfig
     from ..models import build_model
+
+    if config_path is None:
+        from ..models.ssl_aasist import convert
+
+        state = convert.read_official_checkpoint(checkpoint)
+        architecture, samples = "ssl_aasist", convert.OFFICIAL_SAMPLES
+        params = {"config": convert.official_frontend_config(state).to_dict()}
+        model = build_model(architecture, FeatureConfig(), samples, **params)
+        convert.load_official_state(model, state)
+        return architecture, samples, params, model
     from ..models.aasist.convert import from_official_config, load_official_checkpoint
-    from ..storage import sha256_file
 
     architecture, samples, params = from_official_config(official_model_config(config_path))
     model = build_model(architecture, FeatureConfig(), samples, **params)
     load_official_checkpoint(model, checkpoint, architecture)
+    return architecture, samples, params, model
+
+
+def bundle_from_checkpoint(checkpoint: str, config_path: str | None, out_dir: str, name: str | None = None) -> Bundle:
+    """Write the bundle of ``checkpoint`` (an official .pth) built as ``config_path`` describes (None for an
+    SSL-AASIST checkpoint: its front-end's tensors tell its architecture); returns it."""
+    from ..storage import sha256_file
+
+    architecture, samples, params, model = _official_model(checkpoint, config_path)
     name = name or os.path.splitext(os.path.basename(checkpoint))[0]
     bundle = Bundle(
         model_id=name, name=f"{name} ({architecture}, converted from {os.path.basename(checkpoint)})",

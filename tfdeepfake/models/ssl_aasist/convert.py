@@ -1,15 +1,24 @@
-"""The official SSL-AASIST back-end state dict (TakHemlata/SSL_Anti-spoofing ``Model`` minus ``ssl_model.*``)
-→ our back-end layers, without torch. AASIST's layer converters serve for the shared graph layers; ``bn1`` of the
-residual blocks is never read by the official forward (its first conv reads the block input), so it stays unused.
+"""The official SSL-AASIST checkpoint (TakHemlata/SSL_Anti-spoofing ``Model.state_dict()``, e.g. LA_model.pth)
+→ our ssl_aasist model, without torch: the back-end keys onto our back-end layers, the fairseq XLS-R under
+``ssl_model.model.`` onto the ``ssl_frontend`` layer's backbone (:mod:`tfdeepfake.models.ssl.fairseq`).
+AASIST's layer converters serve for the shared graph layers; ``bn1`` of the residual blocks is never read by the
+official forward (its first conv reads the block input), so it stays unused.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
+from ...errors import CheckpointError
 from ..aasist.convert import _block, graph_back_end_assignments
-from ..porting import StateDict, assign, batch_norm, conv2d, linear
+from ..porting import StateDict, assign, batch_norm, conv2d, linear, read_torch_checkpoint
+from ..ssl.checkpoints import backbone_assignments
+from ..ssl.fairseq import FairseqState, config_from_tensors
+from ..ssl.wavlm import WavLMConfig
 
-UNUSED = (r".*num_batches_tracked", r"encoder\.\d+\.0\.bn1\..*", r"ssl_model\..*")
+NEVER_READ = (r".*num_batches_tracked", r"encoder\.\d+\.0\.bn1\..*")
+UNUSED = NEVER_READ + (r"ssl_model\..*",)  # the back-end alone
+FRONTEND_PREFIX = "ssl_model.model."  # Model.ssl_model (SSLModel) .model (fairseq's Wav2Vec2Model)
+OFFICIAL_SAMPLES = 64600  # the official input rule: 4 s windows (nb_samp of main_SSL_LA.py)
 
 
 def backend_assignments(model: tf.keras.Model, state: StateDict) -> list:
@@ -30,3 +39,34 @@ def load_backend_state(model: tf.keras.Model, state: StateDict) -> int:
     pairs = backend_assignments(model, state)
     state.check_all_used(UNUSED)
     return assign(pairs, state.path)
+
+
+def official_frontend_config(state: StateDict) -> WavLMConfig:
+    """The front-end's architecture from the official state dict's tensors (XLS-R 300M's where they cannot tell)."""
+    return config_from_tensors(state.tensors, state.path, FRONTEND_PREFIX)
+
+
+def official_assignments(model: tf.keras.Model, state: StateDict) -> list:
+    """(variable, value, tensor name) for every weight of a built ssl_aasist model (its ``ssl_frontend`` layer and
+    back-end) from the official state dict; every tensor of the file must be used but XLS-R's pretraining-only
+    ones and those the official forward never reads."""
+    backbone = model.get_layer("ssl_frontend").backbone
+    front = FairseqState(state.tensors, state.path, backbone.config.feat_extract_norm, FRONTEND_PREFIX, state.used)
+    pairs = backbone_assignments(backbone, front) + backend_assignments(model, state)
+    front.check_all_used(NEVER_READ)
+    return pairs
+
+
+def load_official_state(model: tf.keras.Model, state: StateDict) -> int:
+    """Fill a whole ssl_aasist model from the official state dict already read; nothing is written unless every
+    tensor of both halves fits. Returns the number of values assigned."""
+    return assign(official_assignments(model, state), state.path)
+
+
+def read_official_checkpoint(path: str) -> StateDict:
+    """The official checkpoint's tensors (restricted unpickler, no torch), checked to have the official layout."""
+    state = StateDict(read_torch_checkpoint(path), path)
+    if "LL.weight" not in state or not any(key.startswith(FRONTEND_PREFIX) for key in state):
+        raise CheckpointError(f"{path}: not an official SSL-AASIST checkpoint (no LL.weight and "
+                              f"{FRONTEND_PREFIX}* tensors); AASIST and RawGAT-ST checkpoints need their config")
+    return state
