@@ -1,5 +1,5 @@
-"""Bundles made from pretrained weights: a preset, or an official AASIST / RawGAT-ST / SSL-AASIST checkpoint of the
-user's."""
+"""Bundles made from pretrained weights: a preset, or an official AASIST / RawGAT-ST / SSL-AASIST / Nes2Net-X
+checkpoint of the user's."""
 from __future__ import annotations
 
 import json
@@ -62,23 +62,40 @@ def official_model_config(path: str) -> dict:
     return config.get("model_config") or config.get("model") or config
 
 
-def _official_model(checkpoint: str, config_path: str | None):
-    """(architecture, input samples, builder parameters, filled model) of an official checkpoint: AASIST /
-    RawGAT-ST built as their ``config_path`` describes, SSL-AASIST (no config file) as its tensors describe."""
-    import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
-
+def _official_ssl_model(checkpoint: str):
+    """(architecture, input samples, builder parameters, filled model) of an official SSL detector, told apart by
+    its tensors: Nes2Net-X (``Nested_Res2Net_TDNN.*``) or SSL-AASIST (``LL.*``), each on fairseq's XLS-R under
+    ``ssl_model.model.`` whose tensors give its widths and depth."""
     from ..features import FeatureConfig
     from ..models import build_model
+    from ..models.nes2net import convert as nes2net
+    from ..models.porting import StateDict, read_torch_checkpoint
+    from ..models.ssl_aasist import convert as ssl_aasist
+
+    state = StateDict(read_torch_checkpoint(checkpoint), checkpoint)
+    if not any(key.startswith(nes2net.PREFIX) for key in state):
+        ssl_aasist.check_official_layout(state)
+        params = {"config": ssl_aasist.official_frontend_config(state).to_dict()}
+        model = build_model("ssl_aasist", FeatureConfig(), ssl_aasist.OFFICIAL_SAMPLES, **params)
+        ssl_aasist.load_official_state(model, state)
+        return "ssl_aasist", ssl_aasist.OFFICIAL_SAMPLES, params, model
+    params = {"frontend": {"name": "ssl", "config": ssl_aasist.official_frontend_config(state).to_dict()},
+              "backend": {"name": "nes2net_x", **nes2net.official_backend_architecture(state)}}
+    model = build_model("composed", FeatureConfig(), ssl_aasist.OFFICIAL_SAMPLES, **params)
+    nes2net.load_official_state(model, state)
+    return "ssl_nes2net_x", ssl_aasist.OFFICIAL_SAMPLES, params, model
+
+
+def _official_model(checkpoint: str, config_path: str | None):
+    """(architecture, input samples, builder parameters, filled model) of an official checkpoint: AASIST /
+    RawGAT-ST built as their ``config_path`` describes, SSL-AASIST and Nes2Net-X (no config file) as their tensors
+    describe."""
+    import tfdeepfake  # noqa: F401  (Keras 2 switch before TensorFlow loads)
 
     if config_path is None:
-        from ..models.ssl_aasist import convert
-
-        state = convert.read_official_checkpoint(checkpoint)
-        architecture, samples = "ssl_aasist", convert.OFFICIAL_SAMPLES
-        params = {"config": convert.official_frontend_config(state).to_dict()}
-        model = build_model(architecture, FeatureConfig(), samples, **params)
-        convert.load_official_state(model, state)
-        return architecture, samples, params, model
+        return _official_ssl_model(checkpoint)
+    from ..features import FeatureConfig
+    from ..models import build_model
     from ..models.aasist.convert import from_official_config, load_official_checkpoint
 
     architecture, samples, params = from_official_config(official_model_config(config_path))
@@ -89,7 +106,7 @@ def _official_model(checkpoint: str, config_path: str | None):
 
 def bundle_from_checkpoint(checkpoint: str, config_path: str | None, out_dir: str, name: str | None = None) -> Bundle:
     """Write the bundle of ``checkpoint`` (an official .pth) built as ``config_path`` describes (None for an
-    SSL-AASIST checkpoint: its front-end's tensors tell its architecture); returns it."""
+    SSL-AASIST or Nes2Net-X checkpoint: their tensors tell the architecture); returns it."""
     from ..storage import sha256_file
 
     architecture, samples, params, model = _official_model(checkpoint, config_path)

@@ -81,7 +81,7 @@ def test_full_size_front_end_is_xls_r_300m():
 
 
 def test_a_checkpoint_of_another_layout_is_refused():
-    with pytest.raises(CheckpointError, match="not an official SSL-AASIST checkpoint"):
+    with pytest.raises(CheckpointError, match="not an official SSL-AASIST or Nes2Net-X checkpoint"):
         read_official_checkpoint(str(FIXTURES / "backend.pth"))  # the back-end alone: no front-end tensors
 
 

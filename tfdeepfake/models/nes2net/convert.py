@@ -11,6 +11,7 @@ import tensorflow as tf
 from ...errors import CheckpointError
 from ..aasist.convert import _two_class_to_logit
 from ..porting import StateDict, assign, batch_norm, conv2d, linear
+from ..ssl.checkpoints import embedded_frontend
 
 PREFIX = "Nested_Res2Net_TDNN."
 UNUSED = (r".*num_batches_tracked", r"ssl_model\..*")
@@ -74,4 +75,31 @@ def load_backend_state(model: tf.keras.Model, state: StateDict, prefix: str = PR
     Returns the number of values assigned."""
     pairs = backend_assignments(model, state, prefix)
     state.check_all_used(UNUSED)
+    return assign(pairs, state.path)
+
+
+def official_backend_architecture(state: StateDict, prefix: str = PREFIX) -> dict:
+    """The back-end's builder parameters as the official state dict's tensors tell them (nesting, SE reduction,
+    pooling); the dilation leaves no trace in the weights and is the official recipe's 2."""
+    outer = 0
+    while f"{prefix}Build_in_Res2Nets.{outer}.conv1.weight" in state:
+        outer += 1
+    if not outer:
+        raise CheckpointError(f"{state.path}: no {prefix}Build_in_Res2Nets.* tensors: not a Nes2Net-X checkpoint")
+    inner = 0
+    while f"{prefix}Build_in_Res2Nets.0.convs.{inner}.weight" in state:
+        inner += 1
+    planes, squeezed = (state.tensors[f"{prefix}Build_in_Res2Nets.0.se.se.{i}.weight"].shape[0] for i in (3, 1))
+    return dict(Nes_ratio=[outer + 1, inner + 1], SE_ratio=planes // squeezed, dilation=2,
+                pool_func="ASTP" if f"{prefix}pooling.linear1.weight" in state else "mean")
+
+
+def load_official_state(model: tf.keras.Model, state: StateDict) -> int:
+    """Fill a whole composed ssl × nes2net_x model from the official detector's state dict (fairseq XLS-R under
+    ``ssl_model.model.``, the back-end under ``Nested_Res2Net_TDNN.``); nothing is written unless every tensor of
+    both halves fits, and every tensor of the file must be used but XLS-R's pretraining-only ones. Returns the
+    number of values assigned."""
+    pairs, front = embedded_frontend(model, state)
+    pairs += backend_assignments(model, state)
+    front.check_all_used((r".*num_batches_tracked",))
     return assign(pairs, state.path)

@@ -128,6 +128,17 @@ def backbone_assignments(model: WavLMModel, state: StateDict) -> list:
             for variable, value, name in wavlm_assignments(model, state, prefix)]
 
 
+WHOLE_MODEL_PREFIX = "ssl_model.model."  # SSL_Anti-spoofing / Nes2Net: Model.ssl_model (SSLModel) .model (fairseq's)
+
+
+def embedded_frontend(model, state: StateDict, prefix: str = WHOLE_MODEL_PREFIX) -> tuple[list, FairseqState]:
+    """(variable, value, tensor name) for the ``ssl_frontend`` layer of ``model`` from a whole detector's state dict
+    holding fairseq's model under ``prefix``, and the fairseq view whose ``check_all_used`` then covers the file."""
+    backbone = model.get_layer("ssl_frontend").backbone
+    front = FairseqState(state.tensors, state.path, backbone.config.feat_extract_norm, prefix, state.used)
+    return backbone_assignments(backbone, front), front
+
+
 def fill_backbone(model: WavLMModel, state: StateDict) -> None:
     """Assign a checkpoint's backbone tensors to a built ``model``; every tensor is shape-checked before any is
     assigned. A Hugging Face task model's head is left alone; a fairseq file must be used whole but for its

@@ -200,3 +200,4 @@ def config_from_tensors(tensors: dict, path: str, prefix: str = "") -> WavLMConf
         conv_bias=f"{prefix}feature_extractor.conv_layers.0.0.bias" in tensors,
         conv_dim=tuple(c[0] for c in convs), conv_kernel=tuple(c[2] for c in convs), conv_stride=(5, 2, 2, 2, 2, 2, 2),
         num_conv_pos_embeddings=positional[2], num_conv_pos_embedding_groups=hidden // positional[1]))
+

@@ -11,13 +11,13 @@ import tensorflow as tf
 from ...errors import CheckpointError
 from ..aasist.convert import _block, graph_back_end_assignments
 from ..porting import StateDict, assign, batch_norm, conv2d, linear, read_torch_checkpoint
-from ..ssl.checkpoints import backbone_assignments
-from ..ssl.fairseq import FairseqState, config_from_tensors
+from ..ssl.checkpoints import WHOLE_MODEL_PREFIX, embedded_frontend
+from ..ssl.fairseq import config_from_tensors
 from ..ssl.wavlm import WavLMConfig
 
 NEVER_READ = (r".*num_batches_tracked", r"encoder\.\d+\.0\.bn1\..*")
 UNUSED = NEVER_READ + (r"ssl_model\..*",)  # the back-end alone
-FRONTEND_PREFIX = "ssl_model.model."  # Model.ssl_model (SSLModel) .model (fairseq's Wav2Vec2Model)
+FRONTEND_PREFIX = WHOLE_MODEL_PREFIX
 OFFICIAL_SAMPLES = 64600  # the official input rule: 4 s windows (nb_samp of main_SSL_LA.py)
 
 
@@ -50,9 +50,8 @@ def official_assignments(model: tf.keras.Model, state: StateDict) -> list:
     """(variable, value, tensor name) for every weight of a built ssl_aasist model (its ``ssl_frontend`` layer and
     back-end) from the official state dict; every tensor of the file must be used but XLS-R's pretraining-only
     ones and those the official forward never reads."""
-    backbone = model.get_layer("ssl_frontend").backbone
-    front = FairseqState(state.tensors, state.path, backbone.config.feat_extract_norm, FRONTEND_PREFIX, state.used)
-    pairs = backbone_assignments(backbone, front) + backend_assignments(model, state)
+    pairs, front = embedded_frontend(model, state, FRONTEND_PREFIX)
+    pairs += backend_assignments(model, state)
     front.check_all_used(NEVER_READ)
     return pairs
 
@@ -63,10 +62,14 @@ def load_official_state(model: tf.keras.Model, state: StateDict) -> int:
     return assign(official_assignments(model, state), state.path)
 
 
-def read_official_checkpoint(path: str) -> StateDict:
-    """The official checkpoint's tensors (restricted unpickler, no torch), checked to have the official layout."""
-    state = StateDict(read_torch_checkpoint(path), path)
+def check_official_layout(state: StateDict) -> StateDict:
+    """``state`` itself, after checking it has the official SSL-AASIST layout (back-end and fairseq front-end)."""
     if "LL.weight" not in state or not any(key.startswith(FRONTEND_PREFIX) for key in state):
-        raise CheckpointError(f"{path}: not an official SSL-AASIST checkpoint (no LL.weight and "
+        raise CheckpointError(f"{state.path}: not an official SSL-AASIST or Nes2Net-X checkpoint (no LL.weight and "
                               f"{FRONTEND_PREFIX}* tensors); AASIST and RawGAT-ST checkpoints need their config")
     return state
+
+
+def read_official_checkpoint(path: str) -> StateDict:
+    """The official checkpoint's tensors (restricted unpickler, no torch), checked to have the official layout."""
+    return check_official_layout(StateDict(read_torch_checkpoint(path), path))
