@@ -5,13 +5,18 @@
 
 Per model (LCNN, ResNet and a base-size WavLM classifier with random weights, seed --seed; the pretrained AASIST,
 AASIST-L and RawGAT-ST) each format is exported by ``tfdeepfake.export.export_model`` (parity against Keras on
-real LibriSpeech windows), then measured in a fresh process of its own: p50 / p95 latency of one ~4 s window at
-batch 1 (after warm-up calls), peak resident memory (VmHWM) and the memory TensorFlow alone takes there, and, for
+real LibriSpeech windows), then measured in a process of its own: p50 / p95 latency of one ~4 s window at batch 1
+(after warm-up calls), peak resident memory (VmHWM) and the memory TensorFlow alone takes there, and, for
 the pretrained models, the EER on the ../shared published sets (hifigan-demo, vits-demo: real against fake of each
 set, one window per clip: the official input rule, the first 64,600 samples) next to Keras's. The same run times
 the official PyTorch AASIST and AASIST-L at batch 1 on the same window (torch in a side venv: --torch-python /
 $TORCH_PYTHON and --official-src / $AASIST_SRC; skipped with the reason when absent). Last line:
 ``speedup: X.XX`` = official PyTorch AASIST-L p50 / our AASIST-L TFLite p50.
+
+A model's formats are timed interleaved, so that they see the same load on a shared machine: all its format
+processes load their model, then take turns, ``--rounds`` times, each timing its share of ``--repeats`` calls
+(the order rotating from round to round); p50 / p95 are over all of a format's calls. The TFLite targets also
+give the median over rounds of the per-round TFLite / Keras p50 ratio.
 """
 from __future__ import annotations
 
@@ -83,7 +88,9 @@ def vm_hwm_mb() -> float:
 
 
 def worker(args) -> int:
-    """Load ``--path`` with the Detector, time batch-1 windows, score the published sets; one JSON line."""
+    """Load ``--path`` with the Detector and warm it up, then serve the driver's lines on stdin: a number N times
+    N batch-1 calls (one JSON list of milliseconds back), ``end`` scores the published sets (with ``--score``)
+    and answers the peak memory; one JSON line each."""
     import tensorflow as tf  # noqa: F401  (the baseline: what TensorFlow itself takes)
 
     from tfdeepfake.audio import load_audio
@@ -96,13 +103,17 @@ def worker(args) -> int:
     window = audio[rule.window_indices(len(audio))[0]][None, :].astype(np.float32)
     for _ in range(args.warmup):
         detector.runner(window)
-    times = []
-    for _ in range(args.repeats):
-        began = time.perf_counter()
-        detector.runner(window)
-        times.append(1e3 * (time.perf_counter() - began))
-    result = {"ms_p50": float(np.percentile(times, 50)), "ms_p95": float(np.percentile(times, 95)),
-              "window_samples": rule.window_samples, "repeats": args.repeats}
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "end":
+            break
+        times = []
+        for _ in range(int(line)):
+            began = time.perf_counter()
+            detector.runner(window)
+            times.append(1e3 * (time.perf_counter() - began))
+        print(json.dumps(times), flush=True)
+    result = {"window_samples": rule.window_samples}
     if args.score:
         logits = []
         for row in published_rows():
@@ -110,21 +121,86 @@ def worker(args) -> int:
             logits.append(float(detector.runner(samples[rule.window_indices(len(samples))[0]][None, :])[0]))
         result["logits"] = logits
     result.update({"peak_rss_mb": vm_hwm_mb(), "tensorflow_rss_mb": baseline})
-    print(json.dumps(result))
+    print(json.dumps(result), flush=True)
     return 0
 
 
 # ---------------------------------------------------------------- the driver
 
 
-def measure(path: str, args, score: bool) -> dict:
-    command = [sys.executable, __file__, "--worker", path, "--repeats", str(args.repeats), "--warmup",
-               str(args.warmup)] + (["--score"] if score else [])
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    if done.returncode:
-        return {"error": done.stderr.strip()[-400:]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+class Worker:
+    """One format's worker process (``--worker``), asked line by line; TensorFlow's messages go to a file."""
+
+    def __init__(self, path: str, args, score: bool):
+        command = [sys.executable, __file__, "--worker", path, "--warmup", str(args.warmup)] + \
+            (["--score"] if score else [])
+        self.errors = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
+                                        text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        try:
+            self.reply()  # loaded and warmed up
+        except (RuntimeError, ValueError):
+            self.close()
+            raise
+
+    def reply(self):
+        """The worker's next JSON line; RuntimeError with the end of its stderr if it died."""
+        line = self.process.stdout.readline()
+        if not line:
+            self.errors.seek(0)
+            raise RuntimeError(self.errors.read().decode(errors="replace").strip()[-400:]
+                               or f"worker exited with {self.process.wait()}")
+        return json.loads(line)
+
+    def ask(self, line: str):
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return self.reply()
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.errors.close()
+
+
+def measure(paths: dict, args, score: set) -> dict:
+    """Time every format of one model interleaved (module docstring); ``paths``: format -> what to load,
+    ``score``: the formats that also score the published sets. format -> its measurements, or its error."""
+    workers, results = {}, {}
+    for fmt, path in paths.items():  # started one by one: loading is not what is timed
+        try:
+            workers[fmt] = Worker(path, args, fmt in score)
+        except (OSError, RuntimeError, ValueError) as error:
+            results[fmt] = {"error": str(error)}
+    times = {fmt: [] for fmt in workers}
+    rounds_p50 = {fmt: [] for fmt in workers}
+    rounds = max(1, min(args.rounds, args.repeats))
+    per_round = [args.repeats // rounds + (i < args.repeats % rounds) for i in range(rounds)]
+    for turn, calls in enumerate(per_round):
+        order = list(workers)
+        if not order:
+            break
+        for fmt in order[turn % len(order):] + order[:turn % len(order)]:
+            try:
+                took = workers[fmt].ask(str(calls))
+            except (OSError, RuntimeError, ValueError) as error:
+                results[fmt] = {"error": str(error)}
+                workers.pop(fmt).close()
+                continue
+            times[fmt] += took
+            rounds_p50[fmt].append(float(np.percentile(took, 50)))
+    for fmt, process in workers.items():
+        try:
+            final = process.ask("end")
+        except (OSError, RuntimeError, ValueError) as error:
+            results[fmt] = {"error": str(error)}
+            continue
+        finally:
+            process.close()
+        results[fmt] = {"ms_p50": float(np.percentile(times[fmt], 50)),
+                        "ms_p95": float(np.percentile(times[fmt], 95)), "repeats": len(times[fmt]),
+                        "rounds_ms_p50": rounds_p50[fmt], **final}
+    return results
 
 
 def eers(logits: list[float]) -> dict:
@@ -175,6 +251,7 @@ def main(argv=None) -> int:
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="turns each format takes (interleaved timing)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--torch-python", default=None)
     parser.add_argument("--official-src", default=None)
@@ -210,11 +287,11 @@ def main(argv=None) -> int:
                 memory = random_bundle(name, args.seed)
                 bundle = write_bundle(str(folder / "bundle"), memory.model, memory)
             parameters = bundle.parameters
-            rows = {}
+            rows, paths = {}, {}
             for fmt in args.formats:
                 row = {}
                 if fmt == "keras":
-                    path = str(folder / "bundle")
+                    paths[fmt] = str(folder / "bundle")
                     row["bytes"] = os.path.getsize(folder / "bundle" / "model.keras")
                 else:
                     suffix = {"savedmodel": "", "onnx": ".onnx"}.get(fmt, ".tflite")
@@ -225,17 +302,19 @@ def main(argv=None) -> int:
                         rows[fmt] = {"error": str(error)}
                         print(name, fmt, "export failed:", error, flush=True)
                         continue
-                    path = exported.path
+                    paths[fmt] = exported.path
                     row.update({"bytes": exported.bytes, "export_seconds": exported.seconds,
                                 "parity": exported.to_dict()["parity"]})
-                # float32 formats equal Keras within 1e-4 (checked at export), so only Keras and the quantized
-                # formats are scored on the published sets
-                measured = measure(path, args, name in PRETRAINED and fmt not in FLOAT_EXPORTS)
+                rows[fmt] = row
+            # float32 formats equal Keras within 1e-4 (checked at export), so only Keras and the quantized
+            # formats are scored on the published sets
+            scored = {fmt for fmt in paths if name in PRETRAINED and fmt not in FLOAT_EXPORTS}
+            for fmt, measured in measure(paths, args, scored).items():
                 if "logits" in measured:
                     measured["eer"] = eers(measured.pop("logits"))
-                row.update(measured)
-                rows[fmt] = row
-                print(name, fmt, json.dumps({k: v for k, v in row.items() if k != "parity"}), flush=True)
+                rows[fmt].update(measured)
+                print(name, fmt, json.dumps({k: v for k, v in rows[fmt].items() if k != "parity"}), flush=True)
+            rows = {fmt: rows[fmt] for fmt in args.formats if fmt in rows}
             earlier_rows = report["models"].get(name, {}).get("formats", {})  # --append: keep other formats
             report["models"][name] = {"parameters": parameters, "formats": {**earlier_rows, **rows}}
             del bundle
@@ -279,7 +358,8 @@ def write(stem: Path, report: dict) -> None:
              f"Python {machine['python']}; 1-minute load average {_load(report)} (above the core count, other jobs "
              "shared the cores: the latencies are then upper bounds, and rows compare with each other).", "",
              "Latency: one window (~4 s) at batch 1 through the Detector's runner, p50 / p95 over the repeats after "
-             "warm-up, each format in a fresh process. Memory: that process's peak resident set (VmHWM) and, in "
+             "warm-up, each format in a process of its own, a model's formats timed interleaved in turns (rounds) so that "
+             "they share the load. Memory: that process's peak resident set (VmHWM) and, in "
              "brackets, what it was with TensorFlow imported before the model loaded. Parity: max |Δ logit| against "
              "the Keras model on windows of 4 real LibriSpeech files (export time). EER: the ../shared published "
              "sets, real against fake of each set, the first window of each clip (the official input rule); "
@@ -330,8 +410,11 @@ def tflite_targets(report: dict) -> list[str]:
         if None in p50.values():
             continue
         vs_keras, vs_onnx = p50["tflite"] / p50["keras"], p50["tflite"] / p50["onnx"]
+        per_round = [t / k for t, k in zip(entry["formats"]["tflite"].get("rounds_ms_p50", []),
+                                           entry["formats"]["keras"].get("rounds_ms_p50", []))]
+        rounds = f"; per round {float(np.median(per_round)):.2f} (median of {len(per_round)})" if per_round else ""
         lines.append(f"- {name}: TFLite {p50['tflite']:.1f} ms, Keras {p50['keras']:.1f} ms, ONNX {p50['onnx']:.1f} ms; "
-                     f"TFLite/Keras {vs_keras:.2f} ({'met' if vs_keras <= 1 else 'missed'}), "
+                     f"TFLite/Keras {vs_keras:.2f} ({'met' if vs_keras <= 1 else 'missed'}{rounds}), "
                      f"TFLite/ONNX {vs_onnx:.2f} ({'met' if vs_onnx <= 1.5 else 'missed'})")
     return lines
 
