@@ -9,6 +9,12 @@ exactly as ``tfdeepfake predict`` scores them (same windows, aggregation). Unrea
 speech are error rows, never used; the others go on. The new bundle's card records the data (folders, counts,
 durations, a digest of the files' sha256), the figures (the achieved false-alarm rate with a bootstrap interval,
 the miss rate, EER and Cllr before and after when spoofs are given), the source model and the date.
+
+The model may be a preset, a bundle or run (the new bundle holds the Keras model), or an export — a .tflite /
+.onnx file or a SavedModel folder with the metadata ``tfdeepfake export`` wrote beside it — whose bundle holds a
+copy of the export (the Detector then runs it with the export's runner). The bundle is written in a staging
+folder beside ``out`` and moved into place whole: ``out`` may be new, empty or an earlier bundle (replaced), and
+the source model is never touched.
 """
 from __future__ import annotations
 
@@ -17,14 +23,17 @@ import datetime
 import hashlib
 import math
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import metrics
-from .bundle import Calibration, Threshold, write_bundle
+from .bundle import KERAS, META_FILE, Calibration, Threshold, read_bundle, write_bundle, write_export_bundle
 from .errors import TfDeepfakeError
-from .inference import Detector, KerasRunner
+from .inference import FILE_SUFFIXES, FORMATS, Detector, load_runner
+from .inference.detector import export_metadata
 from .score_files import audio_files
 from .storage import sha256_file
 
@@ -112,34 +121,144 @@ def write_rows(path: str, rows) -> None:
                              "" if row.duration is None else f"{row.duration:.3f}", row.sha256 or "", row.error))
 
 
+def _is_export(path: str) -> bool:
+    """A .tflite / .onnx file or a SavedModel folder, as Detector.load tells them."""
+    return (os.path.isfile(path) and path.endswith(FILE_SUFFIXES)) or \
+        os.path.isfile(os.path.join(path, "saved_model.pb"))
+
+
+def _export_format(path: str, stated: str) -> str:
+    """The export format of ``path``: its metadata's ``stated`` format when that matches the file, else the first
+    format of the file's kind."""
+    if os.path.isdir(path):
+        return "savedmodel"
+    suffix = os.path.splitext(path)[1]
+    if stated in FORMATS and FORMATS[stated].suffix == suffix:
+        return stated
+    return next(name for name, spec in FORMATS.items() if spec.suffix == suffix)
+
+
+def load_source(model, metadata=None) -> tuple[Detector, str | None]:
+    """The Detector to calibrate and, for an exported model, the export's path.
+
+    An export's input rule and decision come from the metadata beside it (as ``tfdeepfake export`` writes it) or
+    from ``metadata`` (a bundle folder or bundle.json of the model it was exported from); without either, nothing
+    says how to cut windows for it, and that is an error saying how to supply it.
+    """
+    text = os.fspath(model)
+    if not _is_export(text):
+        if metadata is not None:
+            raise CalibrationDataError(f"--metadata is for an exported model; {text} carries its own")
+        detector = Detector.load(text)
+        bundle = detector.bundle
+        return detector, (None if bundle.model_format == KERAS or bundle.model is not None else bundle.model_path)
+    meta = os.fspath(metadata) if metadata is not None else export_metadata(text)
+    if meta is None:
+        beside = os.path.join(text, META_FILE) if os.path.isdir(text) else f"{text}.bundle.json"
+        raise CalibrationDataError(
+            f"{text}: an exported model without its metadata ({beside} not found): its input rule (sample rate, "
+            "window, hop, aggregation) is unknown. Put the bundle.json that tfdeepfake export wrote beside it as "
+            f"{beside}, or pass --metadata BUNDLE (the bundle folder or bundle.json of the model it was exported "
+            "from)")
+    return Detector(read_bundle(meta, check_model=False), load_runner(text)), text
+
+
+def _check_out(out: str, source: str | None) -> None:
+    """``out`` may be new, empty, an earlier bundle or an earlier failed attempt (its file list only); never the
+    source model nor a folder around or inside it."""
+    if source is not None:
+        real_out, real_source = os.path.realpath(out), os.path.realpath(source)
+        if real_out == real_source or real_source.startswith(real_out + os.sep) or \
+                real_out.startswith(real_source + os.sep):
+            raise CalibrationDataError(f"--out {out}: the source model {source} lies there; write the calibrated "
+                                       "bundle to a new folder")
+    if os.path.isfile(out):
+        raise CalibrationDataError(f"--out {out}: a file; the calibrated bundle is a folder")
+    names = set(os.listdir(out)) if os.path.isdir(out) else set()
+    if names and META_FILE not in names and names != {FILES_CSV}:
+        raise CalibrationDataError(f"--out {out}: a folder holding other files ({', '.join(sorted(names)[:4])}"
+                                   f"{' ...' if len(names) > 4 else ''}); calibrate replaces only an earlier bundle: "
+                                   "choose a new folder")
+
+
+def _publish(staging: str, out: str) -> None:
+    """Move the finished ``staging`` folder to ``out``, replacing what was there only once it is complete."""
+    if os.path.exists(out):
+        old = staging + ".old"
+        os.replace(out, old)
+        os.replace(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, out)
+
+
 def calibrate_to_recordings(model, bonafide, out: str, spoof=None, false_alarm: float = 0.05,
-                            n_bootstrap: int = 1000, seed: int = 0) -> CalibrationResult:
-    """Write to ``out`` a bundle of ``model`` (preset, bundle or run) whose threshold calls ``false_alarm`` of the
-    real recordings under ``bonafide`` (files or folders) spoof; with ``spoof`` recordings the calibration is
-    refitted on both first. ``out``/calibration_files.csv lists every file offered and what became of it."""
+                            n_bootstrap: int = 1000, seed: int = 0, metadata=None) -> CalibrationResult:
+    """Write to ``out`` a bundle of ``model`` (preset, bundle, run or export) whose threshold calls
+    ``false_alarm`` of the real recordings under ``bonafide`` (files or folders) spoof; with ``spoof``
+    recordings the calibration is refitted on both first. ``out``/calibration_files.csv lists every file offered
+    and what became of it (written even when too few are usable, unless ``out`` holds an earlier bundle).
+    ``metadata``: an export's bundle folder or bundle.json when none lies beside it (see :func:`load_source`)."""
     if not 0.0 < false_alarm < 0.5:
         raise CalibrationDataError(f"false_alarm: a rate strictly between 0 and 0.5, got {false_alarm}")
-    detector = Detector.load(model)
-    if not isinstance(detector.runner, KerasRunner):
-        raise CalibrationDataError(f"{model}: an exported model; calibrate its bundle (or preset) and export that "
-                                   "again: the export carries the bundle's calibration")
+    out = os.fspath(out)
+    detector, export = load_source(model, metadata)
     source = detector.bundle
+    _check_out(out, export if export is not None else source.path)
     real_files = audio_files(bonafide)
     spoof_files = audio_files(spoof) if spoof else []
     rows = score_recordings(detector, real_files, "bonafide") + score_recordings(detector, spoof_files, "spoof")
     used = [r for r in rows if r.status == "used"]
     bona = np.array([r.logit for r in used if r.label == "bonafide"], np.float64)
     fake = np.array([r.logit for r in used if r.label == "spoof"], np.float64)
-    os.makedirs(out, exist_ok=True)
-    write_rows(os.path.join(out, FILES_CSV), rows)
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out))}-", dir=parent)
+    try:
+        write_rows(os.path.join(staging, FILES_CSV), rows)
+        keep = os.path.isfile(os.path.join(out, META_FILE))  # an earlier bundle stays as it was on failure
+        rows_at = f"{out}/{FILES_CSV}" if not keep else f"the rows are not written: {out} holds an earlier bundle"
+        try:
+            calibration, threshold, figures, data = _fit(source, rows, used, bona, fake, false_alarm, n_bootstrap,
+                                                         seed, bonafide, spoof, rows_at)
+        except CalibrationDataError:
+            if not keep:
+                _publish(staging, out)
+            raise
+        done = {**figures, "data": data, "source_model": source.model_id,
+                "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if export is not None:
+            fmt = _export_format(export, source.model_format)
+            name = "saved_model" if fmt == "savedmodel" else f"model{FORMATS[fmt].suffix}"
+            earlier = source.metrics.get("domain_calibration", {}).get("export", {})  # calibrated once before
+            graph = earlier.get("graph_calibration", {"a": source.calibration.a, "b": source.calibration.b})
+            done["export"] = {"format": fmt, "file": name, "from": os.path.abspath(export),
+                              "graph_calibration": graph}
+        bundle = replace(source, model_id=f"{source.model_id}+calibrated", name=f"{source.name}, calibrated to the "
+                         f"user's recordings", calibration=calibration, threshold=threshold,
+                         metrics={**source.metrics, "domain_calibration": done}, path=None, model=None)
+        if export is None:
+            written = write_bundle(staging, detector.runner.model, bundle)
+        else:
+            written = write_export_bundle(staging, export, replace(bundle, model_format=fmt), name)
+        _publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return CalibrationResult(replace(written, path=os.path.abspath(out)), rows, figures)
+
+
+def _fit(source, rows, used, bona, fake, false_alarm, n_bootstrap, seed, bonafide, spoof, rows_at):
+    """The new calibration and threshold, the figures and the data record; CalibrationDataError when too few
+    files are usable or the refit cannot serve."""
     left_out = len(rows) - len(used)
+    offered = {label: sum(r.label == label for r in rows) for label in ("bonafide", "spoof")}
     if bona.size < MIN_BONAFIDE:
         raise CalibrationDataError(f"{', '.join(map(str, bonafide))}: {bona.size} usable real recordings "
-                                   f"(of {len(real_files)}; {left_out} left out, see {out}/{FILES_CSV}); at least "
-                                   f"{MIN_BONAFIDE} are needed")
+                                   f"(of {offered['bonafide']}; {left_out} left out, see {rows_at}); at "
+                                   f"least {MIN_BONAFIDE} are needed")
     if spoof and fake.size < MIN_SPOOF:
         raise CalibrationDataError(f"{', '.join(map(str, spoof))}: {fake.size} usable spoofed recordings "
-                                   f"(of {len(spoof_files)}); at least {MIN_SPOOF} are needed to refit the "
+                                   f"(of {offered['spoof']}; see {rows_at}); at least {MIN_SPOOF} are needed to refit the "
                                    "calibration (or give real recordings only)")
     calibration = source.calibration
     if fake.size:
@@ -175,11 +294,4 @@ def calibrate_to_recordings(model, bonafide, out: str, spoof=None, false_alarm: 
             "files_sha256_digest": _digest(used), "files": FILES_CSV}
     threshold = Threshold(p, f"{100 * false_alarm:g}% false alarms on the user's {bona.size} real recordings "
                              f"(achieved {100 * figures['false_alarm']:.2f}%, tfdeepfake calibrate)", t)
-    results = dict(source.metrics)
-    results["domain_calibration"] = {
-        **figures, "data": data, "source_model": source.model_id,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    bundle = replace(source, model_id=f"{source.model_id}+calibrated", name=f"{source.name}, calibrated to the "
-                     f"user's recordings", calibration=calibration, threshold=threshold, metrics=results,
-                     path=None, model=None)
-    return CalibrationResult(write_bundle(out, detector.runner.model, bundle), rows, figures)
+    return calibration, threshold, figures, data

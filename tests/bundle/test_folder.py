@@ -9,7 +9,7 @@ import soundfile as sf
 
 from helpers import fixture_model
 from tfdeepfake.bundle import (CARD_FILE, META_FILE, MODEL_FILE, Bundle, BundleError, Calibration, InputRule,
-                               Threshold, add_out_of_domain, read_bundle, write_bundle)
+                               Threshold, add_out_of_domain, read_bundle, write_bundle, write_export_bundle)
 from tfdeepfake.inference import Detector
 
 
@@ -96,3 +96,42 @@ def test_damaged_bundles_are_named(tiny, tmp_path):
         write_bundle(str(tmp_path / "other"), model, Bundle("x", "x", "aasist", InputRule(16000, 64600)))
     with pytest.raises(BundleError, match="nowhere: neither a file or folder nor a preset name"):
         Detector.load(str(tmp_path / "nowhere"))
+
+
+def test_a_bundle_holding_an_export_names_its_file_and_format(tiny, tmp_path):
+    """model.file and model.format say what the folder holds; a file outside the folder, a Keras bundle naming
+    another file, an unknown format and a changed export file are refused with the field named. (The export's
+    bytes are not a model here: every check below comes before anything would run it.)"""
+    _, bundle = tiny
+    export = tmp_path / "exported.tflite"
+    export.write_bytes(b"TFL3 stands in for a flatbuffer")
+    folder = tmp_path / "bundle"
+    written = write_export_bundle(str(folder), str(export), replace(bundle, model_format="tflite"), "model.tflite")
+    back = read_bundle(str(folder))
+    assert (back.model_format, back.model_file, back.model_sha256) == ("tflite", "model.tflite",
+                                                                      written.model_sha256)
+    assert back.model_path == str(folder / "model.tflite") and back == written
+    with pytest.raises(BundleError, match="a tflite export, not a Keras model"):
+        back.load_model()
+    with pytest.raises(BundleError, match="model_format 'keras' is write_bundle's"):
+        write_export_bundle(str(tmp_path / "other"), str(export), bundle, "model.tflite")
+    meta = json.loads((folder / META_FILE).read_text())
+
+    def rewrite(change):
+        data = json.loads(json.dumps(meta))
+        change(data)
+        (folder / META_FILE).write_text(json.dumps(data))
+
+    rewrite(lambda d: d["model"].update(file="../exported.tflite"))
+    with pytest.raises(BundleError, match=r"model.file: '../exported.tflite', expected a name inside"):
+        read_bundle(str(folder))
+    rewrite(lambda d: d["model"].update(format="keras"))
+    with pytest.raises(BundleError, match=r"model.file: 'model.tflite', expected 'model.keras'"):
+        read_bundle(str(folder))
+    rewrite(lambda d: d["model"].update(format="coreml"))
+    with pytest.raises(BundleError, match=r"model.format 'coreml': one of keras, savedmodel, tflite"):
+        Detector.load(str(folder))
+    rewrite(lambda d: None)
+    (folder / "model.tflite").write_bytes(b"TFL3 changed")
+    with pytest.raises(BundleError, match=r"model.tflite: sha256 differs"):
+        Detector.load(str(folder))

@@ -48,6 +48,12 @@ def _domain_calibration_lines(done: dict | None) -> list[str]:
         lines += [f"- Spoofs missed: {_percent(done['miss'])} (before: {_percent(done['miss_before'])}); EER "
                   f"{_percent(done['eer'])}; Cllr {done['cllr_before']:.4f} before, {done['cllr_after']:.4f} after "
                   "refitting the calibration on these recordings."]
+    if done.get("export"):
+        export, graph = done["export"], done["export"]["graph_calibration"]
+        lines.append(f"- Model: a copy of the {export['format']} export `{export['from']}` as `{export['file']}`. "
+                     "Its graph's own `spoof_probability` output still applies the source calibration "
+                     f"(a {graph['a']:.6g}, b {graph['b']:.6g}); the Detector reads its `logit` and applies the "
+                     "calibration above, and so should any other program running the export.")
     if done.get("note"):
         lines.append(f"- Note: {done['note']}.")
     return lines + [""]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import sys
 from dataclasses import replace
 
@@ -14,7 +15,8 @@ from ..input_rule import InputRule, InputRuleError
 from ..storage import sha256_file
 from .card import render_card
 from .decision import Calibration, Threshold, measured
-from .schema import CARD_FILE, FORMAT, FORMAT_VERSION, INTENDED_USE, META_FILE, MODEL_FILE, Bundle, finite_json
+from .schema import (CARD_FILE, FORMAT, FORMAT_VERSION, INTENDED_USE, KERAS, META_FILE, MODEL_FILE, Bundle,
+                     finite_json)
 
 
 def model_window(model) -> int:
@@ -48,7 +50,32 @@ def write_bundle(out_dir: str, model, bundle: Bundle) -> Bundle:
             from error
     os.replace(partial, model_path)
     written = replace(bundle, path=os.path.abspath(out_dir), model=None, model_sha256=sha256_file(model_path),
-                      parameters=int(model.count_params()))
+                      parameters=int(model.count_params()), model_format=KERAS, model_file=MODEL_FILE)
+    _write_text(os.path.join(out_dir, META_FILE), json.dumps(finite_json(written.to_json()), indent=1) + "\n")
+    _write_text(os.path.join(out_dir, CARD_FILE), render_card(written))
+    return written
+
+
+def write_export_bundle(out_dir: str, export_path: str, bundle: Bundle, file_name: str) -> Bundle:
+    """A bundle folder holding an exported model: ``export_path`` (a .tflite / .onnx file or a SavedModel folder)
+    copied in as ``file_name``, with ``bundle``'s metadata and card beside it; ``bundle.model_format`` names the
+    export's format. A SavedModel's own bundle.json and card are left out of the copy, so the folder's one
+    bundle.json describes it. Returns the bundle as written."""
+    if bundle.model_format == KERAS:
+        raise BundleError(f"{export_path}: write_export_bundle holds an exported model; model_format "
+                          f"{KERAS!r} is write_bundle's")
+    if file_name in ("", ".", "..", META_FILE, CARD_FILE) or os.path.basename(file_name) != file_name:
+        raise BundleError(f"{out_dir}: model file name {file_name!r}: a plain name other than {META_FILE}, "
+                          f"{CARD_FILE}")
+    os.makedirs(out_dir, exist_ok=True)
+    target = os.path.join(out_dir, file_name)
+    if os.path.isdir(export_path):
+        shutil.copytree(export_path, target, ignore=shutil.ignore_patterns(META_FILE, CARD_FILE))
+        sha = None  # a folder: the SavedModel loader checks its own files
+    else:
+        shutil.copyfile(export_path, target)
+        sha = sha256_file(target)
+    written = replace(bundle, path=os.path.abspath(out_dir), model=None, model_file=file_name, model_sha256=sha)
     _write_text(os.path.join(out_dir, META_FILE), json.dumps(finite_json(written.to_json()), indent=1) + "\n")
     _write_text(os.path.join(out_dir, CARD_FILE), render_card(written))
     return written
@@ -118,13 +145,17 @@ def read_bundle(path: str, check_model: bool = True) -> Bundle:
         intended_use=_get(data, "intended_use", str, meta_path, False, INTENDED_USE),
         provenance=_get(data, "provenance", dict, meta_path, False, {}),
         parameters=_get(model, "parameters", (int, type(None)), where, False),
-        model_sha256=_get(model, "sha256", (str, type(None)), where, False), path=folder)
+        model_sha256=_get(model, "sha256", (str, type(None)), where, False),
+        model_format=_get(model, "format", str, where, False, KERAS),
+        model_file=_get(model, "file", str, where, check_model, MODEL_FILE), path=folder)
     if check_model:
-        file = _get(model, "file", str, where)
-        if file != MODEL_FILE:
+        file = bundle.model_file
+        if bundle.model_format == KERAS and file != MODEL_FILE:
             raise BundleError(f"{where}.file: {file!r}, expected {MODEL_FILE!r}")
-        if not os.path.isfile(os.path.join(folder, MODEL_FILE)):
-            raise BundleError(f"{os.path.join(folder, MODEL_FILE)}: not found beside {META_FILE}")
+        if file in ("", ".", "..") or os.path.basename(file) != file:
+            raise BundleError(f"{where}.file: {file!r}, expected a name inside the bundle folder")
+        if not os.path.exists(os.path.join(folder, file)):
+            raise BundleError(f"{os.path.join(folder, file)}: not found beside {META_FILE}")
     return bundle
 
 

@@ -15,6 +15,7 @@ from .decision import Calibration, Threshold
 FORMAT = "tfdeepfake-bundle"
 FORMAT_VERSION = 1
 MODEL_FILE, META_FILE, CARD_FILE = "model.keras", "bundle.json", "model_card.md"
+KERAS = "keras"  # model.format of a bundle holding the whole Keras model; any other is an export format's name
 
 INTENDED_USE = (
     "Screening recorded speech for synthetic or converted speech (text-to-speech, voice conversion, vocoded "
@@ -53,12 +54,16 @@ class Bundle:
     provenance: dict = field(default_factory=dict)
     parameters: int | None = None  # every weight of the Keras model, non-trainable ones included
     model_sha256: str | None = None
+    # what the folder's model is: the whole Keras model (model.keras), or an export (a .tflite / .onnx file, a
+    # SavedModel folder) kept with its metadata, as ``tfdeepfake calibrate`` writes for an exported model
+    model_format: str = KERAS
+    model_file: str = MODEL_FILE
     path: str | None = field(default=None, compare=False)
     model: object = field(default=None, compare=False, repr=False)  # in-memory Keras model (unsaved bundles)
 
     @property
     def model_path(self) -> str | None:
-        return None if self.path is None else os.path.join(self.path, MODEL_FILE)
+        return None if self.path is None else os.path.join(self.path, self.model_file)
 
     def load_model(self):
         """The Keras model: the in-memory one, else ``model.keras`` (sha256 checked) with tfdeepfake's layers."""
@@ -66,12 +71,16 @@ class Bundle:
             return self.model
         if self.path is None:
             raise BundleError(f"bundle {self.model_id!r} has neither a folder nor an in-memory model")
+        if self.model_format != KERAS:
+            raise BundleError(f"{self.model_path}: a {self.model_format} export, not a Keras model; "
+                              "Detector.load runs it")
         return load_keras_model(self.model_path, self.model_sha256)
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "model": {"id": self.model_id, "name": self.name, "architecture": self.architecture,
-                          "file": MODEL_FILE, "sha256": self.model_sha256, "parameters": self.parameters,
+                          "file": self.model_file, "format": self.model_format, "sha256": self.model_sha256,
+                          "parameters": self.parameters,
                           "output": "one logit per window, higher = bona fide"},
                 "input": asdict(self.input),
                 "calibration": {**asdict(self.calibration), "formula": "p_spoof = 1 / (1 + exp(a * logit + b))"},
@@ -96,17 +105,22 @@ def finite_json(value):
     return value
 
 
+def check_model_file(path: str, sha256: str | None = None) -> None:
+    """BundleError unless the model file is there and, when bundle.json records one, has that sha256."""
+    if not os.path.isfile(path):
+        raise BundleError(f"{path}: model file not found")
+    if sha256 is not None and sha256_file(path) != sha256:
+        raise BundleError(f"{path}: sha256 differs from bundle.json's model.sha256 (changed or truncated); "
+                          "rewrite the bundle")
+
+
 def load_keras_model(path: str, sha256: str | None = None):
     """A whole saved model with every tfdeepfake layer registered (no training code needed)."""
     import tensorflow as tf
 
     import tfdeepfake.models  # noqa: F401  (registers the custom layers)
 
-    if not os.path.isfile(path):
-        raise BundleError(f"{path}: model file not found")
-    if sha256 is not None and sha256_file(path) != sha256:
-        raise BundleError(f"{path}: sha256 differs from bundle.json's model.sha256 (changed or truncated); "
-                          "rewrite the bundle")
+    check_model_file(path, sha256)
     try:
         return tf.keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a bad archive

@@ -18,10 +18,10 @@ from dataclasses import replace
 import numpy as np
 
 from .. import audio as audio_io
-from ..bundle import (CARD_FILE, META_FILE, MODEL_FILE, Bundle, BundleError, Calibration, InputRule, Threshold,
-                      bundle_from_preset, read_bundle)
+from ..bundle import (CARD_FILE, KERAS, META_FILE, MODEL_FILE, Bundle, BundleError, Calibration, InputRule,
+                      Threshold, bundle_from_preset, check_model_file, read_bundle)
 from .results import Prediction, score_windows
-from .runners import FILE_SUFFIXES, KerasRunner, SavedModelRunner, load_runner
+from .runners import FILE_SUFFIXES, FORMATS, KerasRunner, SavedModelRunner, load_runner
 from .speech import EnergyTrack
 
 BLOCK_SECONDS = 10.0  # decoding block of a streamed file
@@ -60,7 +60,7 @@ class _Windower:
         yield from self._cut(self.buffer)
 
 
-def _metadata_beside(path: str) -> str | None:
+def export_metadata(path: str) -> str | None:
     """An export's metadata: bundle.json inside a SavedModel folder, ``<file>.bundle.json`` beside a file (as
     tfdeepfake export writes them), else a bundle.json in the folder holding the export."""
     candidates = ([os.path.join(path, META_FILE)] if os.path.isdir(path) else [f"{path}.bundle.json"]) + \
@@ -70,7 +70,7 @@ def _metadata_beside(path: str) -> str | None:
 
 def _exported_bundle(path: str, window: int | None) -> Bundle:
     """The metadata of an exported model: its bundle.json when one lies beside it, else stated defaults."""
-    meta = _metadata_beside(path)
+    meta = export_metadata(path)
     if meta is not None:
         return read_bundle(meta, check_model=False)  # the Detector checks its window against the model's
     if window is None:
@@ -96,7 +96,17 @@ class Detector:
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, batch_windows: int = BATCH_WINDOWS) -> Detector:
-        return cls(bundle, KerasRunner(bundle.load_model()), batch_windows)
+        """The bundle's model with its runner: Keras, or the export a bundle folder holds (sha256 checked)."""
+        if bundle.model_format == KERAS or bundle.model is not None:
+            return cls(bundle, KerasRunner(bundle.load_model()), batch_windows)
+        if bundle.model_format not in FORMATS:
+            raise BundleError(f"{bundle.path}: {META_FILE} model.format {bundle.model_format!r}: one of "
+                              f"{', '.join([KERAS, *FORMATS])}")
+        if bundle.path is None:
+            raise BundleError(f"bundle {bundle.model_id!r}: a {bundle.model_format} export needs its folder")
+        if bundle.model_sha256 is not None:
+            check_model_file(bundle.model_path, bundle.model_sha256)
+        return cls(bundle, load_runner(bundle.model_path), batch_windows)
 
     @classmethod
     def load(cls, source, batch_windows: int = BATCH_WINDOWS) -> Detector:
