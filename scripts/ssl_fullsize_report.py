@@ -33,10 +33,10 @@ def release():
     gc.collect()
 
 
-def gflop(model, samples=64000):
-    """Float operations of one forward over ``samples`` samples, as counted by tf.compat.v1.profiler."""
-    graph = tf.function(lambda x: model(x)["last_hidden_state"]).get_concrete_function(
-        tf.TensorSpec([1, samples], tf.float32)).graph
+def gflop(function, samples=64000):
+    """Float operations of ``function`` on one (1, ``samples``) waveform, as tf.compat.v1.profiler counts them
+    in the traced graph (also used by benchmarks/ssl_aasist_report.py)."""
+    graph = tf.function(function).get_concrete_function(tf.TensorSpec([1, samples], tf.float32)).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder(
         tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build()
     return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops / 1e9
@@ -70,7 +70,8 @@ def main(skip):
         states = model(waveform)["hidden_states"]
         seconds = time.perf_counter() - start
         delta = max(float(np.abs(s.numpy() - expected[f"arr_{i}"]).max()) for i, s in enumerate(states))
-        forward.append((name, len(states), delta, seconds, torch_results[name]["torch_seconds"], gflop(model)))
+        forward.append((name, len(states), delta, seconds, torch_results[name]["torch_seconds"],
+                        gflop(lambda x: model(x)["last_hidden_state"])))
         del model, states
         release()
     write(rows, forward, skip)
@@ -97,8 +98,13 @@ def write(rows, forward, skip):
               "| preset | hidden states | max abs diff | ours (s) | PyTorch (s) | GFLOP (tf profiler) |",
               "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {n} | {k} | {d:.2e} | {a:.2f} | {b:.2f} | {g:.1f} |" for n, k, d, a, b, g in forward]
-    lines += ["", "The profiler counts the convolutions and dense layers; ops whose shapes it cannot resolve in the "
-              "traced graph (the per-head attention products, about 1.5 GFLOP for base at 199 frames) are left out."]
+    lines += ["", "The profiler counts the convolutions, the matmuls (attention products included) and most "
+              "elementwise ops of the traced graph, but not the positional grouped convolution, which Keras runs as "
+              "a function call the profiler does not enter: add 2 x (frames + 1) x hidden x hidden / groups x kernel "
+              "(1.9 GFLOP for base, 3.4 for XLS-R 300M at 199 frames).",
+              "", "SSL-AASIST at full size (XLS-R 300M under the AASIST graph back-end) against the official PyTorch "
+              "model, with GFLOP, forward time and training memory: results/ssl_aasist_fullsize.md "
+              "(benchmarks/ssl_aasist_report.py)."]
     (ROOT / "results" / "ssl_frontends.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
