@@ -5,6 +5,7 @@ import pytest
 import soundfile as sf
 
 from helpers import CORPORA, fixture_model
+from tfdeepfake.audio import load_audio
 from tfdeepfake.bundle import Bundle, Calibration, InputRule, Threshold
 from tfdeepfake.inference import Detector
 from tfdeepfake.inference.batch import batch_predictions
@@ -99,3 +100,27 @@ def test_long_recordings_are_scored_streamed_in_their_turn(detector, monkeypatch
     assert sorted(streamed) == sorted(p for p in paths if seconds[p] > batch.LONG_SECONDS) and len(streamed) == 2
     for got, want in zip(rows, expected):
         assert got.logit == pytest.approx(want.logit, abs=1e-5)
+
+
+@needs_corpora
+def test_first_window_only_scores_the_official_window(detector, tmp_path, monkeypatch):
+    """The official evaluation rule: one window per file, its first window_samples samples (a shorter clip repeated
+    to fill them, as np.resize repeats), and the rest of the file is not decoded."""
+    from tfdeepfake.inference import batch
+
+    window = detector.input_rule.window_samples
+    short = tmp_path / "short.wav"
+    speech, _ = sf.read(CLIPS[0], dtype="float32")
+    sf.write(short, speech[8000:12800], 16000)
+    paths = [str(CLIPS[0]), str(short), str(CLIPS[1]), str(CLIPS[2])]  # CLIPS[1]: 22.05 kHz, resampled first
+    monkeypatch.setattr(batch, "LONG_SECONDS", 1.0)  # the long-file path is not taken: only a window is read
+    rows = list(batch_predictions(detector, paths, batch_windows=3, first_window_only=True))
+    assert [r.source for r in rows] == paths
+    for path, row in zip(paths, rows):
+        audio, _ = load_audio(path, 16000)
+        scored = min(len(audio), window)
+        assert [(w.start, w.end) for w in row.windows] == [(0.0, scored / 16000)]
+        assert row.duration == scored / 16000
+        official = np.resize(audio[:window], window)[None]
+        assert row.logit == pytest.approx(float(detector.runner(official)[0]), abs=1e-5)
+    assert len(speech) > 2 * window  # the long clip really was cut

@@ -7,6 +7,10 @@ and yields the files' :class:`Prediction` s in input order as soon as each file 
 exactly as :meth:`Detector.predict` decodes it (same blocks, resampler, speech-activity track, windows) and scored
 by the same :func:`score_windows`, so the results are the per-file ones (the model sees other batch neighbours,
 which changes a logit only by float rounding). A file that cannot be read is an error row; the others go on.
+
+``first_window_only`` scores each file by its first window alone: the official ASVspoof evaluation rule (the
+first ``window_samples`` samples at the rule's rate, a shorter clip repeated to fill them), under which published
+figures were measured. Decoding stops once that much is read; the row's duration is the span scored.
 """
 from __future__ import annotations
 
@@ -40,20 +44,27 @@ class _DecodedFile:
     missing: int
 
 
-def _decode(detector: Detector, path) -> _DecodedFile | None:
-    """The file's samples and speech track, read block by block exactly as :meth:`Detector.predict` reads them;
-    None for a file longer than :data:`LONG_SECONDS`, which is left to the streaming per-file path."""
+def _decode(detector: Detector, path, first_window_only: bool = False) -> _DecodedFile | None:
+    """The file's samples and speech track, read block by block exactly as :meth:`Detector.predict` reads them
+    (only its first window with ``first_window_only``); None for a file longer than :data:`LONG_SECONDS`, which is
+    left to the streaming per-file path."""
     rule = detector.input_rule
     energy = EnergyTrack(rule.sample_rate)
-    blocks = []
-    stream = audio_io.stream_audio(path, target_rate=rule.sample_rate, block_seconds=BLOCK_SECONDS)
-    if stream.info.source_frames > LONG_SECONDS * stream.info.source_rate:
+    blocks, held = [], 0
+    limit = rule.window_samples if first_window_only else None
+    block_seconds = min(BLOCK_SECONDS, limit / rule.sample_rate) if limit else BLOCK_SECONDS
+    stream = audio_io.stream_audio(path, target_rate=rule.sample_rate, block_seconds=block_seconds)
+    if limit is None and stream.info.source_frames > LONG_SECONDS * stream.info.source_rate:
         stream.close()
         return None
     try:
         for block in stream:
+            block = block if limit is None else block[:limit - held]
             energy.add(block)
             blocks.append(block)
+            held += len(block)
+            if held == limit:
+                break
     finally:
         if hasattr(stream, "close"):
             stream.close()
@@ -69,11 +80,13 @@ def _error_row(detector: Detector, path, error: Exception) -> Prediction:
 
 
 def batch_predictions(detector: Detector, paths: Iterable, batch_windows: int | None = None,
-                      workers: int = DECODE_WORKERS, lookahead: int = LOOKAHEAD_FILES) -> Iterator[Prediction]:
+                      workers: int = DECODE_WORKERS, lookahead: int = LOOKAHEAD_FILES,
+                      first_window_only: bool = False) -> Iterator[Prediction]:
     """:meth:`Detector.predictions` with the windows of many files batched together (see the module docstring).
 
     ``batch_windows`` defaults to the detector's own (its memory bound per model call). At most ``lookahead``
-    files are decoded ahead of the model, plus those with windows in the unfinished batch.
+    files are decoded ahead of the model, plus those with windows in the unfinished batch. ``first_window_only``:
+    the official rule, one window per file (see the module docstring).
     """
     batch_windows = detector.batch_windows if batch_windows is None else batch_windows
     if batch_windows < 1 or workers < 1 or lookahead < 1:
@@ -108,7 +121,7 @@ def batch_predictions(detector: Detector, paths: Iterable, batch_windows: int | 
                 if path is None:
                     exhausted = True
                 else:
-                    decoding.append((path, pool.submit(_decode, detector, path)))
+                    decoding.append((path, pool.submit(_decode, detector, path, first_window_only)))
             if not decoding:
                 break
             path, future = decoding.popleft()
