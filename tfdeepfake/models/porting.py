@@ -300,9 +300,10 @@ def batch_norm(layer, state: StateDict, name: str) -> list[tuple]:
 
 def conv2d(layer, state: StateDict, name: str, swap_axes: bool = False) -> list[tuple]:
     """A torch Conv2d (out, in, kh, kw) onto a Keras Conv2D (kh, kw, in, out); ``swap_axes`` when the Keras model
-    lays the two spatial axes out the other way round (kw, kh)."""
+    lays the two spatial axes out the other way round (kw, kh). A tensor of another rank goes through untouched,
+    so the shape check of :func:`assign` names it."""
     weight = state[f"{name}.weight"]
-    kernel = weight.transpose(3, 2, 1, 0) if swap_axes else weight.transpose(2, 3, 1, 0)
+    kernel = weight if weight.ndim != 4 else weight.transpose(3, 2, 1, 0) if swap_axes else weight.transpose(2, 3, 1, 0)
     pairs = [(layer.kernel, kernel, f"{name}.weight")]
     if layer.use_bias:
         pairs.append((layer.bias, state[f"{name}.bias"], f"{name}.bias"))
