@@ -7,6 +7,8 @@ Run with the torch side environment, the official source outside the repository:
         > /tmp/nes2net_x_official.py
     /opt/torchenv/bin/python scripts/make_nes2net_fixtures.py --src /tmp/nes2net_x_official.py \
         --out tests/fixtures/nes2net
+    (omegaconf==2.0.6 in the side environment, as for scripts/make_fairseq_fixtures.py, whose tiny XLS-R and
+    fairseq renaming the whole-detector fixture reuses)
 
 The official ``Nested_Res2Net_TDNN`` is built with a tiny configuration (CHANNELS input channels, TINY); its
 final ``bn`` and ``fc`` are written for 1024 channels (the XLS-R width, a literal in the official code), so for
@@ -15,8 +17,19 @@ forward line is the official one. The state dict is saved under the official che
 module's ``Nested_Res2Net_TDNN.`` prefix; the script checks them against the full-size official wrapper's).
 Outputs: OUT/backend_{mean,astp}.pth (torch.save, zip format) and OUT/outputs.npz (features, two-class logits of
 both in eval mode, full-size back-end parameter counts on 1024 channels for both pool functions).
+
+The whole official detector, ``wav2vec2_Nes2Net_no_Res_w_allT``, as its ``state_dict()`` is saved: its SSLModel is
+make_fairseq_fixtures.py's tiny XLS-R-layout transformers Wav2Vec2Model (seven convs, 16 heads, pre-LN; hidden
+width WHOLE_CHANNELS), its ``Nested_Res2Net_TDNN`` the tiny back-end above at that width (WHOLE), and the wrapper's
+own forward (extract_feat → permute → back-end) runs on two 4 s waves. The front-end is saved under
+``ssl_model.model.`` in fairseq's names (with XLS-R's pretraining-only tensors, as a real checkpoint holds them).
+Outputs: OUT/official_tiny.pth (mean pooling), OUT/official_tiny_astp.pth (ASTP; the same front-end) and
+OUT/official_tiny.npz (the waves' seed and first samples, the two-class logits of both in eval mode, as run in
+float32 and the same official forward in float64: ASTP's variance, E[x²] − E[x]², loses ~2e-4 of the logit to
+float32 cancellation on a near-constant channel of the first wave, so the float64 logits are the exact reference).
 """
 import argparse
+import copy
 import importlib.util
 import sys
 import types
@@ -26,10 +39,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_fairseq_fixtures as fairseq_fixtures  # noqa: E402  (the tiny XLS-R, its waves and the fairseq renaming)
+
 CHANNELS, FRAMES, BATCH = 40, 20, 3
 # width 10 // 3 = 3 per scale: the inner projection (9 channels) differs from the block width, as can happen
 TINY = dict(Nes_ratio=[4, 3], dilation=2, SE_ratio=[2])
 FULL = dict(Nes_ratio=[8, 8], dilation=2, SE_ratio=[1])  # main.py defaults, the README's training command
+# the whole detector on the tiny XLS-R (hidden 32): 8 channels per outer group, width 8 // 3 = 2 per inner scale
+WHOLE_CHANNELS, WHOLE = 32, dict(Nes_ratio=[4, 3], dilation=2, SE_ratio=[2])
+FC_SCALE = 20.0
 
 
 class PassThroughSSL(torch.nn.Module):
@@ -58,11 +77,12 @@ def full_size(official, pool_func: str) -> torch.nn.Module:
     return official.wav2vec2_Nes2Net_no_Res_w_allT(args, "cpu")
 
 
-def tiny(official, pool_func: str, seed: int) -> torch.nn.Module:
+def tiny(official, pool_func: str, seed: int, channels: int = CHANNELS, architecture=None) -> torch.nn.Module:
     torch.manual_seed(seed)
-    net = official.Nested_Res2Net_TDNN(input_channel=CHANNELS, n_output_logits=2, pool_func=pool_func, **TINY)
-    net.bn = torch.nn.BatchNorm1d(CHANNELS)  # the official literal 1024 is the input width
-    net.fc = torch.nn.Linear(CHANNELS if pool_func == "mean" else 2 * CHANNELS, 2)
+    net = official.Nested_Res2Net_TDNN(input_channel=channels, n_output_logits=2, pool_func=pool_func,
+                                       **(architecture or TINY))
+    net.bn = torch.nn.BatchNorm1d(channels)  # the official literal 1024 is the input width
+    net.fc = torch.nn.Linear(channels if pool_func == "mean" else 2 * channels, 2)
     for module in net.modules():  # random running statistics and affine terms, so eval-mode BatchNorm counts
         if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
             module.running_mean.uniform_(-0.5, 0.5)
@@ -74,6 +94,41 @@ def tiny(official, pool_func: str, seed: int) -> torch.nn.Module:
             for parameter in weights:
                 parameter.data.uniform_(0.0, 1.0)
     return net.eval()
+
+
+def whole_detector(official, pool_func: str, seed: int, waves: torch.Tensor):
+    """The official wrapper on the tiny XLS-R with the tiny back-end: its state dict as the official checkpoint
+    holds it (fairseq names under ``ssl_model.model.``) and its two-class logits on ``waves``."""
+    official.SSLModel = fairseq_fixtures.TinyXLSR
+    torch.manual_seed(seed)  # the same front-end for every pool function
+    wrapper = official.wav2vec2_Nes2Net_no_Res_w_allT(Namespace(n_output_logits=2, pool_func=pool_func, **FULL),
+                                                      "cpu")
+    assert wrapper.ssl_model.out_dim == WHOLE_CHANNELS
+    wrapper.Nested_Res2Net_TDNN = tiny(official, pool_func, seed + 1, WHOLE_CHANNELS, WHOLE)  # the literal 1024
+    with torch.no_grad():  # so the logit depends visibly on the front-end: at the default scale, swapping layer 1's
+        wrapper.Nested_Res2Net_TDNN.fc.weight.mul_(FC_SCALE)  # q and k projections moves it by 3-5e-4, at 20x 6e-3-1e-2
+    wrapper.eval()
+    with torch.no_grad():
+        logits = wrapper(waves)
+        exact = copy.deepcopy(wrapper).double()(waves.double())
+    front = fairseq_fixtures.fairseq_state(wrapper.ssl_model.model, "layer", "wav2vec2",
+                                           torch.Generator().manual_seed(seed))
+    state = {k: v for k, v in wrapper.state_dict().items() if not k.startswith("ssl_model.")}
+    state.update((f"ssl_model.model.{k}", v) for k, v in front.items())
+    print(f"whole {pool_func}: {sum(p.numel() for p in wrapper.parameters())} parameters; logits "
+          f"{logits.numpy().tolist()}, in float64 {exact.numpy().tolist()}")
+    return state, logits, exact
+
+
+def whole_fixtures(official, out: Path, seed: int):
+    waves = torch.from_numpy(fairseq_fixtures.official_waveforms(seed + 1))
+    arrays = dict(seed=seed + 1, head=waves.numpy()[:, :32])
+    for pool_func, stem in (("mean", "official_tiny"), ("ASTP", "official_tiny_astp")):
+        state, logits, exact = whole_detector(official, pool_func, seed, waves)
+        torch.save(state, out / f"{stem}.pth")
+        arrays[f"logits_{pool_func.lower()}"] = logits.numpy()
+        arrays[f"logits_{pool_func.lower()}_float64"] = exact.numpy()
+    np.savez(out / "official_tiny.npz", **arrays)
 
 
 def main():
@@ -108,6 +163,7 @@ def main():
         print(f"{pool_func}: tiny {sum(p.numel() for p in net.parameters())} parameters, full size "
               f"{arrays[f'full_size_parameters_{pool_func.lower()}']}; logits {logits.numpy().tolist()}")
     np.savez(out / "outputs.npz", **arrays)
+    whole_fixtures(official, out, args.seed)
 
 
 if __name__ == "__main__":
