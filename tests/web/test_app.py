@@ -2,15 +2,8 @@
 catalog and `tfdeepfake serve`'s options; then the real server driven by Chromium through Playwright with the
 pretrained aasist-l on real clips (page = Detector.predict, JSON download, error text, screenshot)."""
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +18,9 @@ from tfdeepfake.web.analysis import (TRACK_GID, Analysis, FileTooLargeError, Lim
 from tfdeepfake.web.app import BATCH_WINDOWS, ModelCatalog, ModelChoiceError, launch_options, local_presets
 
 FIXTURES = ROOT / "tests" / "fixtures" / "aasist"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BONAFIDE = "librispeech-sample/librispeech_train-clean-100/1034-121119-0000.flac"  # real LibriSpeech, 7.9 s
 SPOOF = "asvspoof2019-la-sample/LA_T_1000137.flac"  # real ASVspoof 2019 LA training file, attack A04
 SECOND_BONAFIDE = "librispeech-sample/librispeech_train-clean-100/1088-129236-0000.flac"
-MAX_SECONDS = 25  # the served page's duration limit
 
 
 @pytest.fixture(scope="module")
@@ -185,79 +174,6 @@ def test_serve_without_gradio_names_the_extra(monkeypatch, capsys):
 # ---------------------------------------------------------------- the served page in Chromium
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def served(shared_dir, tmp_path_factory):
-    """`tfdeepfake serve --model aasist-l` in a subprocess on a free localhost port; its URL and process."""
-    pytest.importorskip("gradio", reason="gradio is the web extra: pip install tfdeepfake[web]")
-    if not (shared_dir / "weights" / "aasist" / "AASIST-L.pth").is_file():
-        pytest.skip("../shared/weights/aasist/AASIST-L.pth not found")
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "serve.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    with open(log, "w") as handle:
-        process = subprocess.Popen([sys.executable, "-m", "tfdeepfake.cli", "serve", "--model", "aasist-l",
-                                    "--port", str(port), "--max-seconds", str(MAX_SECONDS)],
-                                   stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"tfdeepfake serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"tfdeepfake serve did not answer on {url} in 180 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url, process, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture(scope="module")
-def browser_page(served, shared_dir, tmp_path_factory):
-    """A Chromium page (Debian's /usr/bin/chromium, fresh profile, no network chatter) through Playwright; its
-    microphone is Chromium's fake capture device playing a real LibriSpeech clip."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is the browser-tests extra")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} not found: scripts/install.sh installs Debian's chromium")
-    microphone = tmp_path_factory.mktemp("microphone") / "speech.wav"  # the fake device reads 16-bit WAV
-    sf.write(microphone, sf.read(shared_dir / "corpora" / BONAFIDE, dtype="float32")[0], 16000, subtype="PCM_16")
-    fake_microphone = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                       f"--use-file-for-fake-audio-capture={microphone}"]
-    profile = tempfile.mkdtemp(prefix="tfdeepfake-chromium-")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS + fake_microphone, headless=True,
-            accept_downloads=True, viewport={"width": 1400, "height": 1000}, permissions=["microphone"])
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def reference():
-    """aasist-l loaded here, apart from the server (same batch of windows): what the page must agree with."""
-    return Detector.load("aasist-l", batch_windows=BATCH_WINDOWS)
-
-
 def analyse_in_page(page, url: str, path) -> str:
     """Load the page, upload ``path``, press Analyse and return the verdict area's text once it names the file."""
     name = Path(path).name
@@ -320,7 +236,7 @@ def test_partly_fake_recording_shows_where_and_is_saved_as_a_screenshot(served, 
 
 
 def test_bad_input_shows_the_error_and_the_server_keeps_serving(served, browser_page, reference, shared_dir,
-                                                                tmp_path):
+                                                                max_seconds, tmp_path):
     url, process, _ = served
     notes = tmp_path / "notes.txt"
     notes.write_text("meeting notes, not a recording\n" * 40)
@@ -334,7 +250,7 @@ def test_bad_input_shows_the_error_and_the_server_keeps_serving(served, browser_
     clip = sf.read(shared_dir / "corpora" / BONAFIDE, dtype="float32")[0]
     sf.write(long, np.tile(clip, 4), 16000)  # 31.5 s > the served 25 s
     text = analyse_in_page(browser_page, url, long)
-    assert f"too_long.flac: audio is longer than the limit ({4 * len(clip) / 16000:.2f} s > {MAX_SECONDS} s)" in text
+    assert f"too_long.flac: audio is longer than the limit ({4 * len(clip) / 16000:.2f} s > {max_seconds} s)" in text
 
     assert process.poll() is None
     again = shared_dir / "corpora" / BONAFIDE

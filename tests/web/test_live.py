@@ -1,12 +1,8 @@
 """The web page's live microphone mode: Gradio's int16 chunks scored as Detector.stream scores the same samples,
 the drawn track carries exactly those scores, and the page has the live tab wired to the streaming microphone."""
 
-import os
+import json
 import re
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 
 import numpy as np
@@ -56,6 +52,31 @@ def test_live_session_scores_equal_detector_stream(rate):
     assert "Verdict" in live.markdown()
 
 
+def test_live_session_keeps_what_it_heard_and_the_scores_it_showed(tmp_path):
+    """heard.wav holds the int16 chunks exactly as received; predict on it gives live.json's window scores."""
+    detector = probe_detector()
+    rate = 48000
+    pcm = (np.random.default_rng(4).uniform(-0.5, 0.5, int(rate * 1.3)) * 32767).astype(np.int16)
+    live = LiveSession(detector, record_dir=str(tmp_path / "live"))
+    for start in range(0, len(pcm), 24007):
+        live.feed(rate, pcm[start:start + 24007])
+    assert live.files() == []  # not before the stream ends
+    live.close()
+    heard, shown = live.files()
+    samples, heard_rate = sf.read(heard, dtype="int16")
+    assert heard_rate == rate and np.array_equal(samples, pcm)
+    record = json.loads(open(shown).read())
+    assert record["sample_rate"] == rate and record["windows"] == [w.to_dict() for w in live.windows]
+    expected = detector.predict(heard)
+    assert len(expected.windows) == len(live.windows) >= 3
+    for got, want in zip(record["windows"], expected.windows):
+        assert (got["start"], got["end"]) == pytest.approx((want.start, want.end), abs=1e-9)
+        assert abs(got["logit"] - want.logit) <= 1e-5
+    assert abs(record["summary"]["logit"] - expected.logit) <= 1e-5
+    live.discard()
+    assert not (tmp_path / "live").exists()
+
+
 def test_live_session_refuses_a_rate_change():
     live = LiveSession(probe_detector())
     live.feed(16000, np.zeros(100, np.int16))
@@ -73,65 +94,78 @@ def test_page_has_the_streaming_microphone(tiny_bundle):
     assert "live-track" in components
 
 
-CHROMIUM = "/usr/bin/chromium"
-CLIP = "librispeech-sample/librispeech_train-clean-100/1034-121119-0000.flac"  # real LibriSpeech, 7.9 s
+def best_match(heard: np.ndarray, rate: int, clip: np.ndarray, piece: float = 1.0) -> float:
+    """The highest normalised correlation of any ``piece``-second stretch of ``heard`` (resampled to 16 kHz)
+    with any place in the looped 16 kHz ``clip``. Measured on six Chromium captures of the test clip: 0.78-0.88;
+    the same captures against four other LibriSpeech clips: 0.11-0.32."""
+    from tfdeepfake import audio
+
+    heard = audio.resample(heard.astype(np.float32), rate, 16000).astype(np.float64)
+    size, n = int(piece * 16000), len(clip)
+    loop = np.tile(clip.astype(np.float64), 2)[:n + size]
+    squares = np.concatenate([[0.0], np.cumsum(loop ** 2)])
+    best = 0.0
+    for first in range(0, len(heard) - size + 1, size):
+        part = heard[first:first + size]
+        if np.sqrt(np.mean(part ** 2)) < 0.005:  # a pause: nothing to match
+            continue
+        dots = np.fft.irfft(np.fft.rfft(loop) * np.conj(np.fft.rfft(part, len(loop))), len(loop))[:n]
+        norms = np.sqrt((squares[size:size + n] - squares[:n]) * np.dot(part, part))
+        best = max(best, float(np.max(np.abs(dots) / np.maximum(norms, 1e-12))))
+    return best
 
 
-def test_live_mode_in_chromium_with_the_fake_microphone(shared_dir, tmp_path):
-    """`tfdeepfake serve --model aasist-l` driven by Chromium whose fake capture device plays a real clip: the page
-    scores windows while recording and gives a verdict at stop. The browser's capture is not sample-aligned with
-    the file (it starts mid-loop and resamples), so what is compared with Detector.stream is the windowing: the
-    number of windows and the last window's span for the seconds the page heard."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is the browser-tests extra")
-    pytest.importorskip("gradio", reason="gradio is the web extra: pip install tfdeepfake[web]")
-    if not (shared_dir / "weights" / "aasist" / "AASIST-L.pth").is_file():
-        pytest.skip("../shared/weights/aasist/AASIST-L.pth not found")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} not found: scripts/install.sh installs Debian's chromium")
-    microphone = tmp_path / "speech.wav"  # the fake device reads 16-bit WAV
-    sf.write(microphone, sf.read(shared_dir / "corpora" / CLIP, dtype="float32")[0], 16000, subtype="PCM_16")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "tfdeepfake.cli", "serve", "--model", "aasist-l", "--port",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, f"tfdeepfake serve exited with {server.returncode}"
-            try:
-                urllib.request.urlopen(url, timeout=3)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"tfdeepfake serve did not answer on {url} in 180 s"
-                time.sleep(0.5)
-        with sync_api.sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, permissions=["microphone"],
-                args=["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
-                      "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={microphone}"])
-            try:
-                page = context.new_page()
-                page.goto(url)
-                page.get_by_role("tab", name="Live microphone").click()
-                page.locator("#live-mic button", has_text="Record").first.click()
-                status = page.locator("#live-status")
-                status.filter(has_text="windows 2").wait_for(timeout=90_000)  # scored while still recording
-                page.locator("#live-mic button", has_text="Stop").first.click()
-                status.filter(has_text="Verdict").wait_for(timeout=60_000)
-                text = status.inner_text()
-                assert page.locator("#live-track img").count() == 1
-            finally:
-                context.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-    heard = float(re.search(r"Heard ([\d.]+) s", text).group(1))
-    count = int(re.search(r"windows (\d+)", text).group(1))
+def test_live_mode_in_chromium_scores_what_the_server_heard(served, browser_page, reference, fake_microphone,
+                                                           tmp_path):
+    """`tfdeepfake serve --model aasist-l` driven by Chromium whose fake capture device plays a real LibriSpeech
+    clip: windows are scored while recording and a verdict comes at stop. The page then offers what the server
+    heard (heard.wav, the 16-bit chunks as received) and the scores it showed (live.json, the data the track is
+    drawn from): every window's span equals Detector.predict's on heard.wav, its logit within 1e-5, and the
+    verdict's logit too; the status line's window count, last span and last P(spoof) are those windows'; and
+    heard.wav is the clip as the browser captured it (some second of it correlates > 0.6 with the clip).
+
+    Why not compare with scoring the clip file itself: measured once (48 kHz capture, load average ~10 on 2
+    cores), aligned half-second pieces of the capture correlate only 0.79-0.89 with the clip (residual -4 to
+    -7 dB; polarity and lag vary from piece to piece), the clip's -39 dBFS background between words comes through at -70 dBFS (WebRTC's noise suppression
+    and gain control act on getUserMedia audio), and the alignment jumps between pieces (dropped or repeated
+    capture under load): the three window logits differed from the file-scoring of the aligned clip by up to 8.7.
+    No tolerance on the file's scores would mean anything; the scores of the samples the server got do."""
+    url, _, _ = served
+    page = browser_page
+    page.goto(url)
+    page.get_by_role("tab", name="Live microphone").click()
+    page.locator("#live-mic button", has_text="Record").first.click()
+    status = page.locator("#live-status")
+    status.filter(has_text="windows 2").wait_for(timeout=90_000)  # scored while still recording
+    page.locator("#live-mic button", has_text="Stop").first.click()
+    status.filter(has_text="Verdict").wait_for(timeout=60_000)
+    text = status.inner_text()
+    assert page.locator("#live-track img").count() == 1
+    links = page.locator("#live-files a[data-testid=download-link]")
+    links.nth(1).wait_for(timeout=30_000)
+    saved = {}
+    for index in range(links.count()):  # the files as the page's download links serve them
+        href = links.nth(index).get_attribute("href")
+        saved[href.rsplit("/", 1)[-1]] = tmp_path / href.rsplit("/", 1)[-1]
+        with urllib.request.urlopen(href, timeout=30) as response:
+            saved[href.rsplit("/", 1)[-1]].write_bytes(response.read())
+    assert sorted(saved) == ["heard.wav", "live.json"]
+    shown = json.loads(saved["live.json"].read_text())
+    heard, rate = sf.read(saved["heard.wav"], dtype="int16")
+    assert sf.info(saved["heard.wav"]).subtype == "PCM_16" and rate == shown["sample_rate"]
+
+    expected = reference.predict(str(saved["heard.wav"]))
+    windows = shown["windows"]
+    assert len(windows) == len(expected.windows) >= 2
+    for got, want in zip(windows, expected.windows):
+        assert (got["start"], got["end"]) == pytest.approx((want.start, want.end), abs=1e-9)
+        assert abs(got["logit"] - want.logit) <= 1e-5
+    assert abs(shown["summary"]["logit"] - expected.logit) <= 1e-5
+    assert shown["summary"]["decision"] == expected.decision
+    assert int(re.search(r"windows (\d+)", text).group(1)) == len(windows)
     last_start, last_end = map(float, re.search(r"last window ([\d.]+)–([\d.]+) s", text).group(1, 2))
-    assert re.search(r"Verdict: (bonafide|spoof|undetermined) — P\(spoof\) [01]\.\d{4}", text), text
-    detector = Detector.load("aasist-l")
-    windows = list(detector.stream([np.zeros(int(round(heard * 16000)), np.float32)]))
-    assert abs(count - len(windows)) <= 1, text  # the page's 0.1 s rounding of what it heard
-    assert abs(last_end - heard) <= 0.01 and abs((last_end - last_start) - 64600 / 16000) <= 0.01, text
+    assert (last_start, last_end) == (round(windows[-1]["start"], 2), round(windows[-1]["end"], 2))
+    assert f"P(spoof) {windows[-1]['spoof_probability']:.4f}" in text
+    assert f"Verdict: {expected.decision} — P(spoof) {expected.spoof_probability:.4f}" in text
+
+    assert best_match(heard / 32768.0, rate, sf.read(fake_microphone, dtype="float32")[0]) > 0.6  # the clip
