@@ -24,9 +24,11 @@ width WHOLE_CHANNELS), its ``Nested_Res2Net_TDNN`` the tiny back-end above at th
 own forward (extract_feat → permute → back-end) runs on two 4 s waves. The front-end is saved under
 ``ssl_model.model.`` in fairseq's names (with XLS-R's pretraining-only tensors, as a real checkpoint holds them).
 Outputs: OUT/official_tiny.pth (mean pooling), OUT/official_tiny_astp.pth (ASTP; the same front-end) and
-OUT/official_tiny.npz (the waves' seed and first samples, the two-class logits of both in eval mode, as run in
-float32 and the same official forward in float64: ASTP's variance, E[x²] − E[x]², loses ~2e-4 of the logit to
-float32 cancellation on a near-constant channel of the first wave, so the float64 logits are the exact reference).
+OUT/official_tiny.npz (the waves' seed and first samples, the two-class logits of both in eval mode).
+Each back-end is drawn until the official forward in float32 agrees with itself in float64 within CONDITIONED:
+ASTP's variance, E[x²] − E[x]², of a near-constant channel (a dead ReLU channel that a BatchNorm turns into a
+constant) is float32 rounding noise, and with the first draw that noise moved the official logit by 2e-4 and ours,
+under XLA, by 9e-5 — a reference no 1e-4 parity check can rest on. A real checkpoint can have such channels too.
 """
 import argparse
 import copy
@@ -49,6 +51,7 @@ FULL = dict(Nes_ratio=[8, 8], dilation=2, SE_ratio=[1])  # main.py defaults, the
 # the whole detector on the tiny XLS-R (hidden 32): 8 channels per outer group, width 8 // 3 = 2 per inner scale
 WHOLE_CHANNELS, WHOLE = 32, dict(Nes_ratio=[4, 3], dilation=2, SE_ratio=[2])
 FC_SCALE = 20.0
+CONDITIONED = 2e-5  # largest |float32 - float64| of the official bona fide logit accepted in a whole fixture
 
 
 class PassThroughSSL(torch.nn.Module):
@@ -96,15 +99,16 @@ def tiny(official, pool_func: str, seed: int, channels: int = CHANNELS, architec
     return net.eval()
 
 
-def whole_detector(official, pool_func: str, seed: int, waves: torch.Tensor):
+def whole_detector(official, pool_func: str, seed: int, backend_seed: int, waves: torch.Tensor):
     """The official wrapper on the tiny XLS-R with the tiny back-end: its state dict as the official checkpoint
-    holds it (fairseq names under ``ssl_model.model.``) and its two-class logits on ``waves``."""
+    holds it (fairseq names under ``ssl_model.model.``), its two-class logits on ``waves`` and their float64
+    counterparts."""
     official.SSLModel = fairseq_fixtures.TinyXLSR
     torch.manual_seed(seed)  # the same front-end for every pool function
     wrapper = official.wav2vec2_Nes2Net_no_Res_w_allT(Namespace(n_output_logits=2, pool_func=pool_func, **FULL),
                                                       "cpu")
     assert wrapper.ssl_model.out_dim == WHOLE_CHANNELS
-    wrapper.Nested_Res2Net_TDNN = tiny(official, pool_func, seed + 1, WHOLE_CHANNELS, WHOLE)  # the literal 1024
+    wrapper.Nested_Res2Net_TDNN = tiny(official, pool_func, backend_seed, WHOLE_CHANNELS, WHOLE)  # literal 1024
     with torch.no_grad():  # so the logit depends visibly on the front-end: at the default scale, swapping layer 1's
         wrapper.Nested_Res2Net_TDNN.fc.weight.mul_(FC_SCALE)  # q and k projections moves it by 3-5e-4, at 20x 6e-3-1e-2
     wrapper.eval()
@@ -115,8 +119,6 @@ def whole_detector(official, pool_func: str, seed: int, waves: torch.Tensor):
                                            torch.Generator().manual_seed(seed))
     state = {k: v for k, v in wrapper.state_dict().items() if not k.startswith("ssl_model.")}
     state.update((f"ssl_model.model.{k}", v) for k, v in front.items())
-    print(f"whole {pool_func}: {sum(p.numel() for p in wrapper.parameters())} parameters; logits "
-          f"{logits.numpy().tolist()}, in float64 {exact.numpy().tolist()}")
     return state, logits, exact
 
 
@@ -124,10 +126,17 @@ def whole_fixtures(official, out: Path, seed: int):
     waves = torch.from_numpy(fairseq_fixtures.official_waveforms(seed + 1))
     arrays = dict(seed=seed + 1, head=waves.numpy()[:, :32])
     for pool_func, stem in (("mean", "official_tiny"), ("ASTP", "official_tiny_astp")):
-        state, logits, exact = whole_detector(official, pool_func, seed, waves)
+        for backend_seed in range(seed + 1, seed + 21):
+            state, logits, exact = whole_detector(official, pool_func, seed, backend_seed, waves)
+            rounding = float(((logits[:, 1] - logits[:, 0]).double() - (exact[:, 1] - exact[:, 0])).abs().max())
+            print(f"whole {pool_func}, back-end seed {backend_seed}: logits {logits.numpy().tolist()}, float32 "
+                  f"rounding of the bona fide logit {rounding:.1e}")
+            if rounding < CONDITIONED:
+                break
+        else:
+            raise RuntimeError(f"no well-conditioned {pool_func} back-end in 20 draws")
         torch.save(state, out / f"{stem}.pth")
         arrays[f"logits_{pool_func.lower()}"] = logits.numpy()
-        arrays[f"logits_{pool_func.lower()}_float64"] = exact.numpy()
     np.savez(out / "official_tiny.npz", **arrays)
 
 
