@@ -110,7 +110,7 @@ def whole_detector(official, pool_func: str, seed: int, backend_seed: int, waves
     assert wrapper.ssl_model.out_dim == WHOLE_CHANNELS
     wrapper.Nested_Res2Net_TDNN = tiny(official, pool_func, backend_seed, WHOLE_CHANNELS, WHOLE)  # literal 1024
     with torch.no_grad():  # so the logit depends visibly on the front-end: at the default scale, swapping layer 1's
-        wrapper.Nested_Res2Net_TDNN.fc.weight.mul_(FC_SCALE)  # q and k projections moves it by 3-5e-4, at 20x 6e-3-1e-2
+        wrapper.Nested_Res2Net_TDNN.fc.weight.mul_(FC_SCALE)  # q and k projections moves it by 3-5e-4, at 20x by ~1e-2
     wrapper.eval()
     with torch.no_grad():
         logits = wrapper(waves)
