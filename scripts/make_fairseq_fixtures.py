@@ -29,7 +29,6 @@ import argparse
 import collections
 import dataclasses
 import enum
-import importlib.util
 import re
 import sys
 import types
@@ -40,6 +39,8 @@ import numpy as np
 import omegaconf
 import torch
 import transformers
+
+from torch_fixtures import load_official, perturb, randomise_batch_norms
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -169,15 +170,6 @@ def fairseq_state(model, feat_extract_norm, family, generator):
     return state
 
 
-def perturb(model, seed):
-    """Random weights everywhere (norm gains included) so parity checks every parameter."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
-    return model.eval()
-
-
 def model_fields(config, family):
     layers = " + ".join(f"[({d}, {k}, {s})]" for d, k, s in zip(config.conv_dim, config.conv_kernel,
                                                                  config.conv_stride))
@@ -263,19 +255,9 @@ def official_waveforms(seed):
 
 
 def official_fixture(src, out, seed=0):
-    module("fairseq")
-    spec = importlib.util.spec_from_file_location("ssl_aasist_official", src)
-    official = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(official)
-    official.SSLModel = TinyXLSR
+    official = load_official(src, "ssl_aasist_official", TinyXLSR)
     torch.manual_seed(seed)
-    model = official.Model(None, "cpu")
-    for layer in model.modules():  # random running statistics, so eval-mode BatchNorm is exercised
-        if isinstance(layer, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            layer.running_mean.uniform_(-0.5, 0.5)
-            layer.running_var.uniform_(0.5, 2.0)
-            torch.nn.init.uniform_(layer.weight, 0.5, 1.5)
-            torch.nn.init.uniform_(layer.bias, -0.2, 0.2)
+    model = randomise_batch_norms(official.Model(None, "cpu"))
     with torch.no_grad():  # so the logit depends visibly on the front-end: at the default scale, swapping one
         model.LL.weight.mul_(20.0)  # layer's q and k projections moves it by < 1e-5, at 20x by ~1e-2
     model.eval()

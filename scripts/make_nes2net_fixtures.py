@@ -32,9 +32,7 @@ under XLA, by 9e-5 — a reference no 1e-4 parity check can rest on. A real chec
 """
 import argparse
 import copy
-import importlib.util
 import sys
-import types
 from argparse import Namespace
 from pathlib import Path
 
@@ -43,6 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_fairseq_fixtures as fairseq_fixtures  # noqa: E402  (the tiny XLS-R, its waves and the fairseq renaming)
+from torch_fixtures import load_official, randomise_batch_norms  # noqa: E402
 
 CHANNELS, FRAMES, BATCH = 40, 20, 3
 # width 10 // 3 = 3 per scale: the inner projection (9 channels) differs from the block width, as can happen
@@ -65,15 +64,6 @@ class PassThroughSSL(torch.nn.Module):
         return features
 
 
-def load_official(src: str):
-    sys.modules.setdefault("fairseq", types.ModuleType("fairseq"))
-    spec = importlib.util.spec_from_file_location("nes2net_x_official", src)
-    official = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(official)
-    official.SSLModel = PassThroughSSL
-    return official
-
-
 def full_size(official, pool_func: str) -> torch.nn.Module:
     """The official wrapper at its published size; its back-end is what a released checkpoint holds."""
     args = Namespace(n_output_logits=2, pool_func=pool_func, **FULL)
@@ -86,12 +76,7 @@ def tiny(official, pool_func: str, seed: int, channels: int = CHANNELS, architec
                                        **(architecture or TINY))
     net.bn = torch.nn.BatchNorm1d(channels)  # the official literal 1024 is the input width
     net.fc = torch.nn.Linear(channels if pool_func == "mean" else 2 * channels, 2)
-    for module in net.modules():  # random running statistics and affine terms, so eval-mode BatchNorm counts
-        if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-            torch.nn.init.uniform_(module.weight, 0.5, 1.5)
-            torch.nn.init.uniform_(module.bias, -0.2, 0.2)
+    randomise_batch_norms(net)
     for weights in net.modules():  # move the weighted sums off their 1/slots start
         if isinstance(weights, torch.nn.ParameterList):
             for parameter in weights:
@@ -146,7 +131,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    official = load_official(args.src)
+    official = load_official(args.src, "nes2net_x_official", PassThroughSSL)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     features = torch.randn(BATCH, FRAMES, CHANNELS, generator=torch.Generator().manual_seed(args.seed + 1))

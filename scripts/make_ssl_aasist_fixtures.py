@@ -14,13 +14,13 @@ Outputs: OUT/backend.pth (plain torch.save of the state dict, ``ssl_model`` has 
 parameter counts of the full-size back-end on 1024 channels).
 """
 import argparse
-import importlib.util
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from torch_fixtures import load_official, randomise_batch_norms
 
 CHANNELS, FRAMES, BATCH = 24, 40, 3
 
@@ -42,20 +42,9 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    sys.modules.setdefault("fairseq", types.ModuleType("fairseq"))
-    spec = importlib.util.spec_from_file_location("ssl_aasist_official", args.src)
-    official = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(official)
-    official.SSLModel = PassThroughSSL
+    official = load_official(args.src, "ssl_aasist_official", PassThroughSSL)
     torch.manual_seed(args.seed)
-    model = official.Model(None, "cpu")
-    for module in model.modules():  # random running statistics, so eval-mode BatchNorm is exercised
-        if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-            torch.nn.init.uniform_(module.weight, 0.5, 1.5)
-            torch.nn.init.uniform_(module.bias, -0.2, 0.2)
-    model.eval()
+    model = randomise_batch_norms(official.Model(None, "cpu")).eval()
     features = torch.randn(BATCH, FRAMES, CHANNELS, generator=torch.Generator().manual_seed(args.seed + 1))
     with torch.no_grad():
         logits = model(features)

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import transformers
 
+from torch_fixtures import perturb
+
 OUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "ssl"
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, conv_dim=[16, 16, 16],
             conv_stride=[5, 2, 2], conv_kernel=[10, 3, 3], num_conv_pos_embeddings=16,
@@ -28,15 +30,6 @@ def inputs():
     mask = np.ones((2, 4000), np.int64)
     waves[1, 3000:], mask[1, 3000:] = 0.0, 0
     return waves, mask
-
-
-def perturb(model, seed):
-    """Random weights everywhere (norm gains and gates included) so parity checks every parameter."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
-    return model.eval()
 
 
 def save(name, model, outputs):
