@@ -387,6 +387,11 @@ def write(stem: Path, report: dict) -> None:
                 f"({_fmt(row.get('tensorflow_rss_mb'), '.0f')}) | {_fmt(parity.get('max_abs_logit_diff'), '.2e')} "
                 f"| {_fmt(parity.get('correlation'), '.6f')} | {_fmt(eer and 100 * eer['hifigan-demo'], '.2f')} "
                 f"| {_fmt(eer and 100 * eer['vits-demo'], '.2f')} | {delta} |")
+    sequential = [f"{name} {fmt}" for name, entry in report["models"].items() for fmt, row in entry["formats"].items()
+                  if "ms_p50" in row and "rounds_ms_p50" not in row]
+    if sequential:
+        lines += ["", "Timed one format after another, not interleaved (rows kept by --append from runs before the "
+                      "interleaved timing; their latencies saw different loads): " + ", ".join(sequential) + "."]
     lines += ["", "Official PyTorch (same window, batch 1, torch threads = cores):", ""]
     for preset, row in report["official_pytorch"].items():
         lines.append(f"- {preset}: " + (row["skipped"] if "skipped" in row else
