@@ -230,7 +230,7 @@ def test_partly_fake_recording_shows_where_and_is_saved_as_a_screenshot(served, 
     figure = browser_page.locator("#figure img")
     figure.wait_for(timeout=30_000)
     assert figure.bounding_box()["width"] > 800  # drawn at a readable size
-    out = ROOT / "results" / "web_app.png"
+    out = tmp_path / "web_app.png"  # results/web_app.png is this screenshot, taken once; a test writes no results
     browser_page.screenshot(path=str(out), full_page=True)
     assert out.stat().st_size > 50_000
 
