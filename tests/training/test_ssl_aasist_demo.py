@@ -6,8 +6,7 @@ A smaller corpus than the recipe's, built first: 12 prompts per voice (the test_
 training clips), no eval scoring. Bound: the best epoch's dev EER below 0.25. Random scores reach 0.25 or less
 with probability 0.9% on 6 bona fide / 24 spoofed clips (20,000 draws, tfdeepfake.metrics.compute_eer), and a
 constant output scores 0.5. Measured in this set-up, seeds 0, 1, 2: 0.167, 0.021, 0.000 (eval EER 0.17, 0.13,
-0.17 on the reduced corpus); with 20 epochs and 1 s crops
-seeds 1 and 2 stalled at 0.29-0.33, hence the longer run."""
+0.17 on the reduced corpus); with 20 epochs (1 s or 2 s crops) seeds 1 and 2 ended at 0.29-0.33, hence 30."""
 import os
 
 import pytest
