@@ -4,7 +4,8 @@ as the Keras model that was built, within the float32 export bound (1e-4 in a lo
 
 Cases: ssl × aasist (SSL-AASIST), features (LFCC) × asp_mlp, and ssl × mean_pool over a learned weighting of all
 hidden states (its layer weights set unequal, so the weighting is exercised). Slow: three exports per case (tf2onnx
-on the SSL graph alone takes minutes on 2 loaded cores)."""
+on the SSL graph alone takes minutes on 2 loaded cores); ssl × aasist is ``heavy`` (about 8 minutes, nearly all in
+tf2onnx), run by hand with ``pytest -m heavy``."""
 import numpy as np
 import pytest
 import soundfile as sf
@@ -50,7 +51,8 @@ def recorded(waves, seed):
     return waves + 0.003 * noise * np.abs(waves).max(axis=1, keepdims=True)
 
 
-@pytest.fixture(scope="module", params=sorted(CASES))
+@pytest.fixture(scope="module", params=[pytest.param(case, marks=pytest.mark.heavy) if case == "ssl_aasist" else case
+                                        for case in sorted(CASES)])
 def exported(request, tmp_path_factory):
     """One case built, written as a bundle and exported to every float32 format (parity checked by the export on
     windows of two check files); the built model's logits on six other windows (tones and buzz)."""

@@ -1,7 +1,8 @@
 """The TPU proxy for every registered family: its tiny test config (tests/helpers.py: TINY) trains one step under
 XLA (``jit_compile=True``) on waveforms, with a finite loss, a float32 logit and every trainable weight finite.
 
-Slow: XLA compiles each family's forward and backward pass. Families whose compiled step is already checked
+Slow: XLA compiles each family's forward and backward pass; the five whose compilation takes minutes are marked
+``heavy`` (run by hand, ``pytest -m heavy``; CI's slow run leaves them out). Families whose compiled step is already checked
 elsewhere (``COMPILED_ELSEWHERE``) are left out here to keep CI's slow run short; every registered family must be
 in one of the two lists, so a new family cannot miss the check."""
 import numpy as np
@@ -17,6 +18,7 @@ COMPILED_ELSEWHERE = {
     "composed": "tests/models/test_composed.py::test_pairs_train_a_compiled_step_in_mixed_bfloat16",
 }
 FAMILIES = sorted(set(BUILDERS) - set(COMPILED_ELSEWHERE))
+HEAVY = {"aasist", "conformer", "efficientnet", "rawgat_st", "ssl"}  # 1-4 min of XLA compilation each on 2 cores
 
 
 def feature_config(name):
@@ -29,8 +31,8 @@ def test_every_family_has_a_compiled_step_check():
     assert not missing, f"{missing}: add a tiny test config to tests/helpers.py TINY"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.heavy if name in HEAVY else pytest.mark.slow)
+                                  for name in FAMILIES])
 def test_family_trains_one_compiled_step(name):
     tf.keras.utils.set_random_seed(0)
     samples = SAMPLES.get(name, 8000)
