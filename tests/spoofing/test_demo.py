@@ -108,3 +108,19 @@ def test_speakers_from_librispeech_names_or_folders(tmp_path):
     assert speaker_of(f"{root}/train-clean-100/7113-86041-0000.flac", root) == "7113"
     assert speaker_of(f"{root}/alice/take1.wav", root) == "alice"
     assert speaker_of(f"{root}/bob.wav", root) == "bob"
+
+
+
+def test_a_stuck_g722_decode_is_that_clips_error_not_the_builds(monkeypatch, tmp_path):
+    """ffmpeg past its timeout raises an AudioError naming the prompt, which the build records as a failure row."""
+    import subprocess
+
+    from tfdeepfake.audio import AudioError
+    from tfdeepfake.spoofing import demo
+
+    def stuck(command, **kwargs):
+        raise subprocess.TimeoutExpired(command, kwargs["timeout"])
+
+    monkeypatch.setattr(demo.subprocess, "run", stuck)
+    with pytest.raises(AudioError, match=r"prompt\.g722.*did not decode G\.722 within 300 s"):
+        demo.read_source(demo.Source(str(tmp_path / "prompt.g722"), "speaker", "text", 1), 16000)

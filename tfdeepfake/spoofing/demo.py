@@ -98,12 +98,18 @@ def folder_sources(root: str) -> list[Source]:
             for index, path in enumerate(find_audio(root))]
 
 
+G722_TIMEOUT_S = 300  # a prompt decodes in milliseconds; minutes only on a machine starved of CPU
+
+
 def read_source(source: Source, rate: int) -> np.ndarray:
     """Samples of a source at ``rate``; raw G.722 is decoded with ffmpeg (libsndfile cannot)."""
     if not source.path.endswith(".g722"):
         return load_audio(source.path, rate)[0]
-    decoded = subprocess.run(["ffmpeg", "-v", "error", "-f", "g722", "-i", source.path, "-f", "f32le", "-ac", "1",
-                              "-ar", str(rate), "-"], capture_output=True, timeout=60)
+    try:
+        decoded = subprocess.run(["ffmpeg", "-v", "error", "-f", "g722", "-i", source.path, "-f", "f32le", "-ac",
+                                  "1", "-ar", str(rate), "-"], capture_output=True, timeout=G722_TIMEOUT_S)
+    except subprocess.TimeoutExpired as error:  # one stuck decode is that clip's failure row, not the build's end
+        raise AudioError(source.path, f"ffmpeg did not decode G.722 within {G722_TIMEOUT_S} s") from error
     if decoded.returncode or not decoded.stdout:
         raise AudioError(source.path, f"ffmpeg could not decode G.722: {decoded.stderr.decode().strip()[:200]}")
     return np.frombuffer(decoded.stdout, dtype="<f4").copy()
