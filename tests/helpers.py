@@ -107,3 +107,21 @@ def make_corpus(folder: Path, count=24, seed=0, speakers=6, rates=(16000, 22050,
     rows.append("broken.wav,spoof,spk0,A01")
     (folder / "list.csv").write_text("\n".join(rows) + "\n")
     return folder / "list.csv"
+
+
+def assert_refused_untouched(load, state, tensor: str, change: str, watched: list) -> None:
+    """``load(state)`` with ``tensor`` removed (``change == "missing"``) or given a wrong shape raises a
+    CheckpointError naming it, and every ``watched`` variable keeps its value (nothing was half-loaded)."""
+    import pytest
+
+    from tfdeepfake.errors import CheckpointError
+
+    before = [variable.numpy().copy() for variable in watched]
+    if change == "missing":
+        del state.tensors[tensor]
+    else:
+        state.tensors[tensor] = np.zeros((2, 3), np.float32)
+    with pytest.raises(CheckpointError, match=tensor.replace(".", r"\.")):
+        load(state)
+    for variable, value in zip(watched, before):
+        np.testing.assert_array_equal(variable.numpy(), value)

@@ -19,7 +19,7 @@ from tfdeepfake.training import run
 BOUND = 0.25
 
 
-@pytest.mark.slow
+@pytest.mark.heavy  # about 5 minutes on 2 idle cores: by hand, pytest -m heavy
 def test_tiny_ssl_aasist_learns_the_demo_corpus(tmp_path):
     if not os.path.isdir(ASTERISK_DIR):
         pytest.skip(f"{ASTERISK_DIR} not found: the demo corpus's real speech (scripts/install.sh installs it)")
