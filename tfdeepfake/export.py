@@ -255,13 +255,12 @@ def _write_metadata(bundle: Bundle, fmt: str, path: str, check: Parity, source_s
     meta = metadata_path(path)
     sha = None if fmt == "savedmodel" else sha256_file(path)
     versions = _converter_versions(fmt)
-    exported = replace(bundle, model_sha256=sha, provenance={
+    exported = replace(bundle, model_sha256=sha, model_file=os.path.basename(path), model_format=fmt, provenance={
         **bundle.provenance, "export": {**provenance(), "format": fmt, "file": os.path.basename(path),
                                         "from_keras_sha256": source_sha, "converters": versions,
                                         "signature": _signature_text(bundle),
                                         "parity": {**asdict(check), "passed": check.passed}}})
     data = exported.to_json()
-    data["model"].update({"file": os.path.basename(path), "format": fmt})
     with open(meta + ".partial", "w", encoding="utf-8") as handle:
         handle.write(json.dumps(finite_json(data), indent=1) + "\n")
     os.replace(meta + ".partial", meta)
